@@ -1,8 +1,8 @@
-import type { z } from 'zod';
-import { TaskwireError } from './errors.js';
+import type { z } from 'zod'
+import { TaskwireError } from './errors.js'
 
 /** A map from event type (`'task.status'`) to the zod schema of that event's `data`. */
-export type EventSchemas = { readonly [type: string]: z.ZodType };
+export type EventSchemas = { readonly [type: string]: z.ZodType }
 
 /**
  * A set of event types and the schemas of their payloads. Build one with
@@ -10,24 +10,24 @@ export type EventSchemas = { readonly [type: string]: z.ZodType };
  */
 export interface Catalog<S extends EventSchemas = EventSchemas> {
   /** The schemas, keyed by event type. */
-  readonly events: S;
+  readonly events: S
   /**
    * Tells whether the catalog knows an event type.
    *
    * @param type - an event type
    * @returns true when `type` is one of the catalog's types
    */
-  has(type: string): boolean;
+  has(type: string): boolean
 }
 
 /** The event types of a catalog, as a union of string literals. */
-export type EventType<C extends Catalog> = keyof C['events'] & string;
+export type EventType<C extends Catalog> = keyof C['events'] & string
 
 /** The `data` of an event of type `T` after validation (zod's output type). */
-export type EventData<C extends Catalog, T extends EventType<C>> = z.output<C['events'][T]>;
+export type EventData<C extends Catalog, T extends EventType<C>> = z.output<C['events'][T]>
 
 /** The `data` accepted when publishing an event of type `T` (zod's input type). */
-export type EventInput<C extends Catalog, T extends EventType<C>> = z.input<C['events'][T]>;
+export type EventInput<C extends Catalog, T extends EventType<C>> = z.input<C['events'][T]>
 
 /**
  * The envelope every event travels in, on the wire and in memory.
@@ -36,15 +36,15 @@ export type EventInput<C extends Catalog, T extends EventType<C>> = z.input<C['e
  */
 export interface Envelope<T extends string = string, D = unknown> {
   /** The event type, a key of the catalog. */
-  type: T;
+  type: T
   /** The stream the event belongs to (a job, run, workflow or execution id). */
-  stream: string;
+  stream: string
   /** The event's id, assigned by the hub, strictly increasing within a stream. */
-  id: string;
+  id: string
   /** When the hub accepted the event, as an ISO 8601 string. */
-  ts: string;
+  ts: string
   /** The payload, validated by the catalog's schema for `type`. */
-  data: D;
+  data: D
 }
 
 /**
@@ -53,15 +53,15 @@ export interface Envelope<T extends string = string, D = unknown> {
  * is typed.
  */
 export type EventOf<C extends Catalog, T extends EventType<C> = EventType<C>> = {
-  [K in T]: Envelope<K, EventData<C, K>>;
-}[T];
+  [K in T]: Envelope<K, EventData<C, K>>
+}[T]
 
 /** A map from each event type of `C` to a handler of that event, as taken by `on()`. */
 export type EventHandlers<C extends Catalog> = {
-  [K in EventType<C>]?: (event: EventOf<C, K>) => void;
-};
+  [K in EventType<C>]?: (event: EventOf<C, K>) => void
+}
 
-const INVALID_TYPE = /[\r\n\0]/;
+const INVALID_TYPE = /[\r\n\0]/
 
 /**
  * Builds a catalog from a map of event types to payload schemas. To extend the default
@@ -83,19 +83,19 @@ const INVALID_TYPE = /[\r\n\0]/;
  * ```
  */
 export function defineCatalog<const S extends EventSchemas>(events: S): Catalog<S> {
-  const types = new Set<string>();
+  const types = new Set<string>()
   for (const type of Object.keys(events)) {
     if (type === '' || INVALID_TYPE.test(type)) {
       throw new TaskwireError(
         'invalid-option',
         `Event type ${JSON.stringify(type)} cannot be sent as an SSE event name; use a non-empty name without CR, LF or NUL.`,
-      );
+      )
     }
-    types.add(type);
+    types.add(type)
   }
-  const frozen = Object.freeze({ ...events });
+  const frozen = Object.freeze({ ...events })
   return Object.freeze({
     events: frozen,
     has: (type: string): boolean => types.has(type),
-  });
+  })
 }

@@ -1,20 +1,20 @@
-import { z } from 'zod';
-import type { Catalog, Envelope, EventOf } from './catalog.js';
-import { TaskwireValidationError } from './errors.js';
-import { toIssue, type ValidationResult, validateEventData } from './validate-event.js';
+import { z } from 'zod'
+import type { Catalog, Envelope, EventOf } from './catalog.js'
+import { TaskwireValidationError } from './errors.js'
+import { toIssue, type ValidationResult, validateEventData } from './validate-event.js'
 
 /** A parsed SSE message, as eventsource-parser or `EventSource` hands it over. */
 export interface EventMessage {
   /** The `data:` payload. */
-  data: string;
+  data: string
   /** The `event:` name, when the frame had one. */
-  event?: string | undefined;
+  event?: string | undefined
   /** The `id:` field, when the frame had one. */
-  id?: string | undefined;
+  id?: string | undefined
 }
 
 /** What {@link decodeEvent} does with an event type the catalog does not know. */
-export type UnknownEventPolicy = 'reject' | 'passthrough';
+export type UnknownEventPolicy = 'reject' | 'passthrough'
 
 /** Options of {@link decodeEvent}. */
 export interface DecodeOptions<U extends UnknownEventPolicy = UnknownEventPolicy> {
@@ -23,13 +23,13 @@ export interface DecodeOptions<U extends UnknownEventPolicy = UnknownEventPolicy
    * returns the envelope with its data unchecked.
    * @defaultValue `'reject'`
    */
-  unknown?: U | undefined;
+  unknown?: U | undefined
 }
 
 /** The event {@link decodeEvent} returns under the unknown-type policy `U`. */
 export type DecodedEvent<C extends Catalog, U extends UnknownEventPolicy> = U extends 'passthrough'
   ? EventOf<C> | Envelope<string, unknown>
-  : EventOf<C>;
+  : EventOf<C>
 
 const envelopeSchema = z.object({
   type: z.string().min(1),
@@ -37,7 +37,7 @@ const envelopeSchema = z.object({
   id: z.string(),
   ts: z.string(),
   data: z.unknown(),
-});
+})
 
 /**
  * Reads an envelope out of an SSE message and validates it against a catalog.
@@ -60,15 +60,15 @@ export function decodeEvent<C extends Catalog, U extends UnknownEventPolicy = 'r
   catalog: C,
   options: DecodeOptions<U> = {},
 ): ValidationResult<DecodedEvent<C, U>> {
-  let json: unknown;
+  let json: unknown
   try {
-    json = JSON.parse(message.data);
+    json = JSON.parse(message.data)
   } catch (cause) {
-    return frameError('data', 'The data field is not JSON; taskwire frames carry a JSON envelope.', cause);
+    return frameError('data', 'The data field is not JSON; taskwire frames carry a JSON envelope.', cause)
   }
-  const parsed = envelopeSchema.safeParse(json);
+  const parsed = envelopeSchema.safeParse(json)
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => toIssue(issue));
+    const issues = parsed.error.issues.map((issue) => toIssue(issue))
     return {
       ok: false,
       error: new TaskwireValidationError(
@@ -76,29 +76,33 @@ export function decodeEvent<C extends Catalog, U extends UnknownEventPolicy = 'r
         issues,
         { code: 'invalid-frame', cause: parsed.error },
       ),
-    };
+    }
   }
-  const envelope = parsed.data as Envelope;
+  const envelope = parsed.data as Envelope
   if (message.event && message.event !== 'message' && message.event !== envelope.type) {
     return frameError(
       'type',
       `The frame's event name ${JSON.stringify(message.event)} disagrees with its envelope type ${JSON.stringify(envelope.type)}.`,
-    );
+    )
   }
   if (!catalog.has(envelope.type) && options.unknown === 'passthrough') {
-    return { ok: true, value: envelope as DecodedEvent<C, U> };
+    return { ok: true, value: envelope as DecodedEvent<C, U> }
   }
-  const data = validateEventData(catalog, envelope.type, envelope.data);
-  if (!data.ok) return data;
-  return { ok: true, value: { ...envelope, data: data.value } as DecodedEvent<C, U> };
+  const data = validateEventData(catalog, envelope.type, envelope.data)
+  if (!data.ok) return data
+  return { ok: true, value: { ...envelope, data: data.value } as DecodedEvent<C, U> }
 }
 
-function frameError(path: string, message: string, cause?: unknown): { ok: false; error: TaskwireValidationError } {
+function frameError(
+  path: string,
+  message: string,
+  cause?: unknown,
+): { ok: false; error: TaskwireValidationError } {
   return {
     ok: false,
     error: new TaskwireValidationError(message, [{ path, message, code: 'invalid-frame' }], {
       code: 'invalid-frame',
       cause,
     }),
-  };
+  }
 }

@@ -1,12 +1,12 @@
-import type { Envelope } from './catalog.js';
-import { formatEvent } from './format-event.js';
+import type { Envelope } from './catalog.js'
+import { formatEvent } from './format-event.js'
 
 /**
  * How an envelope is framed: `named` writes `event: <type>` so `addEventListener(type)`
  * works; `data-only` omits it for readers that use `onmessage` alone. The envelope, type
  * included, is in `data:` either way.
  */
-export type Framing = 'named' | 'data-only';
+export type Framing = 'named' | 'data-only'
 
 /** Options of {@link encodeEvent}. */
 export interface EncodeOptions {
@@ -14,7 +14,7 @@ export interface EncodeOptions {
    * How the frame names the event.
    * @defaultValue `'named'`
    */
-  framing?: Framing | undefined;
+  framing?: Framing | undefined
 }
 
 /**
@@ -35,5 +35,5 @@ export function encodeEvent(envelope: Envelope, options: EncodeOptions = {}): st
     id: envelope.id,
     event: options.framing === 'data-only' ? undefined : envelope.type,
     data: JSON.stringify(envelope),
-  });
+  })
 }

@@ -19,14 +19,14 @@ export type TaskwireErrorCode =
   | 'network'
   | 'timeout'
   | 'aborted'
-  | 'broker';
+  | 'broker'
 
-const BRAND = Symbol.for('taskwire.error');
+const BRAND = Symbol.for('taskwire.error')
 
 /** Options accepted by every taskwire error constructor. */
 export interface TaskwireErrorOptions {
   /** The underlying error, kept for debugging. */
-  cause?: unknown;
+  cause?: unknown
 }
 
 /**
@@ -43,7 +43,7 @@ export interface TaskwireErrorOptions {
  */
 export class TaskwireError extends Error {
   /** What went wrong, as a stable machine-readable code. */
-  readonly code: TaskwireErrorCode;
+  readonly code: TaskwireErrorCode
 
   /**
    * @param code - the stable code callers switch on
@@ -51,19 +51,19 @@ export class TaskwireError extends Error {
    * @param options - the `cause`, if any
    */
   constructor(code: TaskwireErrorCode, message: string, options: TaskwireErrorOptions = {}) {
-    super(message, 'cause' in options ? { cause: options.cause } : undefined);
-    this.name = 'TaskwireError';
-    this.code = code;
-    Object.defineProperty(this, BRAND, { value: true });
+    super(message, 'cause' in options ? { cause: options.cause } : undefined)
+    this.name = 'TaskwireError'
+    this.code = code
+    Object.defineProperty(this, BRAND, { value: true })
   }
 }
 
 /** A response whose HTTP status the caller must act on (401, 403, 404, 503 ...). */
 export class TaskwireHttpError extends TaskwireError {
   /** The HTTP status code of the response. */
-  readonly status: number;
+  readonly status: number
   /** Seconds the server asked the client to wait (`Retry-After`), when it said. */
-  readonly retryAfterMs: number | undefined;
+  readonly retryAfterMs: number | undefined
 
   /**
    * @param status - the HTTP status received
@@ -75,27 +75,27 @@ export class TaskwireHttpError extends TaskwireError {
     message: string,
     options: TaskwireErrorOptions & { retryAfterMs?: number | undefined; code?: TaskwireErrorCode } = {},
   ) {
-    super(options.code ?? 'http-status', message, options);
-    this.name = 'TaskwireHttpError';
-    this.status = status;
-    this.retryAfterMs = options.retryAfterMs;
+    super(options.code ?? 'http-status', message, options)
+    this.name = 'TaskwireHttpError'
+    this.status = status
+    this.retryAfterMs = options.retryAfterMs
   }
 }
 
 /** One field that failed validation. */
 export interface ValidationIssue {
   /** Dotted path to the field, such as `data.taskId`; empty for the value as a whole. */
-  path: string;
+  path: string
   /** What is wrong with it. */
-  message: string;
+  message: string
   /** A short machine-readable reason (zod's issue code, or `unknown-event-type`). */
-  code: string;
+  code: string
 }
 
 /** An event or frame that does not match the catalog; `issues` lists each invalid field. */
 export class TaskwireValidationError extends TaskwireError {
   /** Each invalid field, in the order they were found. */
-  readonly issues: readonly ValidationIssue[];
+  readonly issues: readonly ValidationIssue[]
 
   /**
    * @param message - a summary of what failed
@@ -107,9 +107,9 @@ export class TaskwireValidationError extends TaskwireError {
     issues: readonly ValidationIssue[],
     options: TaskwireErrorOptions & { code?: TaskwireErrorCode } = {},
   ) {
-    super(options.code ?? 'invalid-event', message, options);
-    this.name = 'TaskwireValidationError';
-    this.issues = issues;
+    super(options.code ?? 'invalid-event', message, options)
+    this.name = 'TaskwireValidationError'
+    this.issues = issues
   }
 }
 
@@ -122,8 +122,6 @@ export class TaskwireValidationError extends TaskwireError {
  */
 export function isTaskwireError(value: unknown): value is TaskwireError {
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as Record<PropertyKey, unknown>)[BRAND] === true
-  );
+    typeof value === 'object' && value !== null && (value as Record<PropertyKey, unknown>)[BRAND] === true
+  )
 }

@@ -4,21 +4,30 @@
  *
  * @module taskwire
  */
-export type { Catalog, Envelope, EventData, EventHandlers, EventInput, EventOf, EventSchemas, EventType } from './catalog.js';
-export { defineCatalog } from './catalog.js';
-export type { DecodedEvent, DecodeOptions, EventMessage, UnknownEventPolicy } from './decode-event.js';
-export { decodeEvent } from './decode-event.js';
-export type { DefaultCatalog } from './default-catalog.js';
-export { defaultCatalog, isTerminalEventType, terminalEventTypes } from './default-catalog.js';
-export type { EncodeOptions, Framing } from './encode-event.js';
-export { encodeEvent } from './encode-event.js';
-export type { TaskwireErrorCode, TaskwireErrorOptions, ValidationIssue } from './errors.js';
-export { isTaskwireError, TaskwireError, TaskwireHttpError, TaskwireValidationError } from './errors.js';
-export { compareEventIds, isSeenEventId } from './event-id.js';
-export type { EventFields } from './format-event.js';
-export { formatEvent } from './format-event.js';
-export type { ReducibleEvent } from './reduce-run.js';
-export { reduceRun } from './reduce-run.js';
+export type {
+  Catalog,
+  Envelope,
+  EventData,
+  EventHandlers,
+  EventInput,
+  EventOf,
+  EventSchemas,
+  EventType,
+} from './catalog.js'
+export { defineCatalog } from './catalog.js'
+export type { DecodedEvent, DecodeOptions, EventMessage, UnknownEventPolicy } from './decode-event.js'
+export { decodeEvent } from './decode-event.js'
+export type { DefaultCatalog } from './default-catalog.js'
+export { defaultCatalog, isTerminalEventType, terminalEventTypes } from './default-catalog.js'
+export type { EncodeOptions, Framing } from './encode-event.js'
+export { encodeEvent } from './encode-event.js'
+export type { TaskwireErrorCode, TaskwireErrorOptions, ValidationIssue } from './errors.js'
+export { isTaskwireError, TaskwireError, TaskwireHttpError, TaskwireValidationError } from './errors.js'
+export { compareEventIds, isSeenEventId } from './event-id.js'
+export type { EventFields } from './format-event.js'
+export { formatEvent } from './format-event.js'
+export type { ReducibleEvent } from './reduce-run.js'
+export { reduceRun } from './reduce-run.js'
 export type {
   AgentState,
   AgentStatus,
@@ -29,7 +38,7 @@ export type {
   RunStatus,
   TaskState,
   TaskStatus,
-} from './run-state.js';
-export { errorInfoSchema, initialRunState, runStateSchema } from './run-state.js';
-export type { ValidationResult } from './validate-event.js';
-export { validateEventData } from './validate-event.js';
+} from './run-state.js'
+export { errorInfoSchema, initialRunState, runStateSchema } from './run-state.js'
+export type { ValidationResult } from './validate-event.js'
+export { validateEventData } from './validate-event.js'

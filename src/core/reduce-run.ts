@@ -1,10 +1,10 @@
-import type { Envelope, EventOf } from './catalog.js';
-import type { DefaultCatalog } from './default-catalog.js';
-import { isSeenEventId } from './event-id.js';
-import type { AgentState, ErrorInfo, NodeState, RunState, TaskState } from './run-state.js';
+import type { Envelope, EventOf } from './catalog.js'
+import type { DefaultCatalog } from './default-catalog.js'
+import { isSeenEventId } from './event-id.js'
+import type { AgentState, ErrorInfo, NodeState, RunState, TaskState } from './run-state.js'
 
 /** An event {@link reduceRun} folds: any default-catalog event, or any other envelope. */
-export type ReducibleEvent = EventOf<DefaultCatalog> | Envelope;
+export type ReducibleEvent = EventOf<DefaultCatalog> | Envelope
 
 /**
  * Folds one event into a run state. Pure: returns a new state and never mutates its input.
@@ -22,26 +22,26 @@ export type ReducibleEvent = EventOf<DefaultCatalog> | Envelope;
  * ```
  */
 export function reduceRun(state: RunState, event: ReducibleEvent): RunState {
-  if (isSeenEventId(event.id, state.lastEventId)) return state;
-  const next = apply(state, event as EventOf<DefaultCatalog>);
-  return { ...next, stream: event.stream, lastEventId: event.id };
+  if (isSeenEventId(event.id, state.lastEventId)) return state
+  const next = apply(state, event as EventOf<DefaultCatalog>)
+  return { ...next, stream: event.stream, lastEventId: event.id }
 }
 
 function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
-  const ts = event.ts;
+  const ts = event.ts
   switch (event.type) {
     case 'stream.snapshot':
       return {
         ...event.data.state,
         meta: { ...event.data.state.meta, ...event.data.meta },
-      };
+      }
     case 'stream.reset':
-      return event.data.state;
+      return event.data.state
 
     case 'task.created':
     case 'task.updated':
     case 'task.status': {
-      const { taskId, title, description, status, note, percent, meta } = event.data;
+      const { taskId, title, description, status, note, percent, meta } = event.data
       return upsertTask(state, taskId, ts, (task) => ({
         ...task,
         ...(title !== undefined && { title }),
@@ -50,37 +50,37 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
         ...(note !== undefined && { note }),
         ...(percent !== undefined && { percent }),
         ...(meta !== undefined && { meta: { ...task.meta, ...meta } }),
-      }));
+      }))
     }
     case 'task.deleted':
-      return { ...state, tasks: state.tasks.filter((task) => task.id !== event.data.taskId) };
+      return { ...state, tasks: state.tasks.filter((task) => task.id !== event.data.taskId) }
     case 'task.progress': {
-      const { note, percent } = event.data;
+      const { note, percent } = event.data
       return upsertTask(state, event.data.taskId, ts, (task) => ({
         ...task,
         status: task.status === 'pending' ? 'in_progress' : task.status,
         ...(note !== undefined && { note }),
         ...(percent !== undefined && { percent }),
-      }));
+      }))
     }
     case 'task.completed': {
-      const { note } = event.data;
+      const { note } = event.data
       return upsertTask(state, event.data.taskId, ts, (task) => ({
         ...task,
         status: 'completed',
         percent: 100,
         ...(note !== undefined && { note }),
-      }));
+      }))
     }
     case 'task.failed': {
-      const error = event.data.error;
-      const withError = { ...state, error };
-      if (event.data.taskId === undefined) return withError;
-      return upsertTask(withError, event.data.taskId, ts, (task) => ({ ...task, status: 'failed', error }));
+      const error = event.data.error
+      const withError = { ...state, error }
+      if (event.data.taskId === undefined) return withError
+      return upsertTask(withError, event.data.taskId, ts, (task) => ({ ...task, status: 'failed', error }))
     }
 
     case 'agent.started': {
-      const { role, name, description } = event.data;
+      const { role, name, description } = event.data
       return upsertAgent(markRunning(state, ts), role, (agent) => ({
         ...agent,
         status: 'running',
@@ -90,38 +90,38 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
         error: null,
         ...(name !== undefined && { name }),
         ...(description !== undefined && { description }),
-      }));
+      }))
     }
     case 'agent.progress': {
-      const { message } = event.data;
+      const { message } = event.data
       return upsertAgent(state, event.data.role, (agent) => ({
         ...agent,
         ...(message !== undefined && { message }),
-      }));
+      }))
     }
     case 'agent.completed': {
-      const { durationMs, hasArtifacts } = event.data;
+      const { durationMs, hasArtifacts } = event.data
       return upsertAgent(state, event.data.role, (agent) => ({
         ...agent,
         status: 'completed',
         finishedAt: ts,
         durationMs: durationMs ?? elapsed(agent.startedAt, ts),
         ...(hasArtifacts !== undefined && { hasArtifacts }),
-      }));
+      }))
     }
     case 'agent.failed': {
-      const { durationMs, error } = event.data;
+      const { durationMs, error } = event.data
       return upsertAgent({ ...state, error }, event.data.role, (agent) => ({
         ...agent,
         status: 'failed',
         finishedAt: ts,
         durationMs: durationMs ?? elapsed(agent.startedAt, ts),
         error,
-      }));
+      }))
     }
 
     case 'run.started': {
-      const { executionId, workflowId, mode, nodes } = event.data;
+      const { executionId, workflowId, mode, nodes } = event.data
       let next: RunState = {
         ...state,
         status: 'running',
@@ -132,17 +132,17 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
         ...(executionId !== undefined && { executionId: String(executionId) }),
         ...(workflowId !== undefined && { workflowId: String(workflowId) }),
         ...(mode !== undefined && { mode }),
-      };
+      }
       for (const node of nodes ?? []) {
         next = upsertNode(next, node.nodeId, (current) => ({
           ...current,
           ...(node.name !== undefined && { name: node.name }),
-        }));
+        }))
       }
-      return next;
+      return next
     }
     case 'node.started': {
-      const { name, message } = event.data;
+      const { name, message } = event.data
       return upsertNode(markRunning(state, ts), event.data.nodeId, (node) => ({
         ...node,
         status: 'running',
@@ -152,19 +152,19 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
         error: null,
         ...(name !== undefined && { name }),
         ...(message !== undefined && { message }),
-      }));
+      }))
     }
     case 'node.progress': {
-      const { message, percent } = event.data;
+      const { message, percent } = event.data
       return upsertNode(state, event.data.nodeId, (node) => ({
         ...node,
         status: node.status === 'pending' ? 'running' : node.status,
         ...(message !== undefined && { message }),
         ...(percent !== undefined && { percent }),
-      }));
+      }))
     }
     case 'node.completed': {
-      const { name, message, output, durationMs } = event.data;
+      const { name, message, output, durationMs } = event.data
       return upsertNode(state, event.data.nodeId, (node) => ({
         ...node,
         status: 'completed',
@@ -174,10 +174,10 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
         percent: 100,
         ...(name !== undefined && { name }),
         ...(message !== undefined && { message }),
-      }));
+      }))
     }
     case 'node.failed': {
-      const { name, error, durationMs } = event.data;
+      const { name, error, durationMs } = event.data
       return upsertNode({ ...state, error }, event.data.nodeId, (node) => ({
         ...node,
         status: 'failed',
@@ -185,21 +185,21 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
         durationMs: durationMs ?? elapsed(node.startedAt, ts),
         error,
         ...(name !== undefined && { name }),
-      }));
+      }))
     }
     case 'run.completed':
-      return finishRun(state, 'completed', ts, event.data.durationMs, null, event.data.output);
+      return finishRun(state, 'completed', ts, event.data.durationMs, null, event.data.output)
     case 'run.failed':
-      return finishRun(state, 'failed', ts, event.data.durationMs, event.data.error, state.output);
+      return finishRun(state, 'failed', ts, event.data.durationMs, event.data.error, state.output)
     case 'run.cancelled':
-      return finishRun(state, 'cancelled', ts, undefined, state.error, state.output);
+      return finishRun(state, 'cancelled', ts, undefined, state.error, state.output)
     default:
-      return state;
+      return state
   }
 }
 
 function markRunning(state: RunState, ts: string): RunState {
-  return state.status === 'idle' ? { ...state, status: 'running', startedAt: state.startedAt ?? ts } : state;
+  return state.status === 'idle' ? { ...state, status: 'running', startedAt: state.startedAt ?? ts } : state
 }
 
 function finishRun(
@@ -217,23 +217,28 @@ function finishRun(
     durationMs: durationMs ?? elapsed(state.startedAt, ts),
     error,
     output,
-  };
+  }
 }
 
 function elapsed(from: string | null, to: string): number | null {
-  if (from === null) return null;
-  const ms = Date.parse(to) - Date.parse(from);
-  return Number.isFinite(ms) && ms >= 0 ? ms : null;
+  if (from === null) return null
+  const ms = Date.parse(to) - Date.parse(from)
+  return Number.isFinite(ms) && ms >= 0 ? ms : null
 }
 
-function upsertTask(state: RunState, id: string, ts: string, update: (task: TaskState) => TaskState): RunState {
-  const index = state.tasks.findIndex((task) => task.id === id);
-  const current = state.tasks[index] ?? newTask(id, ts);
-  const updated = { ...update(current), updatedAt: ts };
-  const tasks = state.tasks.slice();
-  if (index === -1) tasks.push(updated);
-  else tasks[index] = updated;
-  return { ...state, tasks };
+function upsertTask(
+  state: RunState,
+  id: string,
+  ts: string,
+  update: (task: TaskState) => TaskState,
+): RunState {
+  const index = state.tasks.findIndex((task) => task.id === id)
+  const current = state.tasks[index] ?? newTask(id, ts)
+  const updated = { ...update(current), updatedAt: ts }
+  const tasks = state.tasks.slice()
+  if (index === -1) tasks.push(updated)
+  else tasks[index] = updated
+  return { ...state, tasks }
 }
 
 function newTask(id: string, ts: string): TaskState {
@@ -248,11 +253,11 @@ function newTask(id: string, ts: string): TaskState {
     meta: {},
     createdAt: ts,
     updatedAt: ts,
-  };
+  }
 }
 
 function upsertAgent(state: RunState, role: string, update: (agent: AgentState) => AgentState): RunState {
-  const current = state.agents[role];
+  const current = state.agents[role]
   const agent = update(
     current ?? {
       role,
@@ -266,16 +271,16 @@ function upsertAgent(state: RunState, role: string, update: (agent: AgentState) 
       hasArtifacts: false,
       error: null,
     },
-  );
+  )
   return {
     ...state,
     agents: { ...state.agents, [role]: agent },
     agentOrder: current ? state.agentOrder : [...state.agentOrder, role],
-  };
+  }
 }
 
 function upsertNode(state: RunState, id: string, update: (node: NodeState) => NodeState): RunState {
-  const current = state.nodes[id];
+  const current = state.nodes[id]
   const node = update(
     current ?? {
       id,
@@ -289,10 +294,10 @@ function upsertNode(state: RunState, id: string, update: (node: NodeState) => No
       finishedAt: null,
       durationMs: null,
     },
-  );
+  )
   return {
     ...state,
     nodes: { ...state.nodes, [id]: node },
     nodeOrder: current ? state.nodeOrder : [...state.nodeOrder, id],
-  };
+  }
 }

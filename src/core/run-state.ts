@@ -1,133 +1,133 @@
-import { z } from 'zod';
+import { z } from 'zod'
 
 /** An error as carried by events and kept in state: a message and an optional code. */
 export interface ErrorInfo {
   /** A human-readable message. */
-  message: string;
+  message: string
   /** A machine-readable code, when the producer has one. */
-  code?: string | undefined;
+  code?: string | undefined
 }
 
 /** Status of a task. */
-export type TaskStatus = 'pending' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+export type TaskStatus = 'pending' | 'in_progress' | 'completed' | 'failed' | 'cancelled'
 
 /** Status of a run as a whole; `idle` until anything has started. */
-export type RunStatus = 'idle' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus = 'idle' | 'running' | 'completed' | 'failed' | 'cancelled'
 
 /** Status of an agent within a run. */
-export type AgentStatus = 'running' | 'completed' | 'failed';
+export type AgentStatus = 'running' | 'completed' | 'failed'
 
 /** Status of a workflow node within a run. */
-export type NodeStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type NodeStatus = 'pending' | 'running' | 'completed' | 'failed'
 
 /** A task as folded from `task.*` events. */
 export interface TaskState {
   /** The task's id. */
-  id: string;
+  id: string
   /** Its title, when one was sent. */
-  title: string | null;
+  title: string | null
   /** Its description, when one was sent. */
-  description: string | null;
+  description: string | null
   /** Its current status. */
-  status: TaskStatus;
+  status: TaskStatus
   /** The last progress note. */
-  note: string | null;
+  note: string | null
   /** The last progress percentage (0 to 100). */
-  percent: number | null;
+  percent: number | null
   /** Why it failed, when it did. */
-  error: ErrorInfo | null;
+  error: ErrorInfo | null
   /** Producer-defined fields (card 3's `selectedAgents`, `executionMode` ...). */
-  meta: Record<string, unknown>;
+  meta: Record<string, unknown>
   /** When it was first seen. */
-  createdAt: string;
+  createdAt: string
   /** When it last changed. */
-  updatedAt: string;
+  updatedAt: string
 }
 
 /** An agent as folded from `agent.*` events. */
 export interface AgentState {
   /** The agent's role, its key within the run (`tech-lead`). */
-  role: string;
+  role: string
   /** Its display name. */
-  name: string | null;
+  name: string | null
   /** What it is doing. */
-  description: string | null;
+  description: string | null
   /** Its status. */
-  status: AgentStatus;
+  status: AgentStatus
   /** The last progress message. */
-  message: string | null;
+  message: string | null
   /** When it started. */
-  startedAt: string | null;
+  startedAt: string | null
   /** When it finished. */
-  finishedAt: string | null;
+  finishedAt: string | null
   /** How long it ran: as reported, or measured from the event timestamps. */
-  durationMs: number | null;
+  durationMs: number | null
   /** Whether it produced artifacts. */
-  hasArtifacts: boolean;
+  hasArtifacts: boolean
   /** Why it failed, when it did. */
-  error: ErrorInfo | null;
+  error: ErrorInfo | null
 }
 
 /** A workflow node as folded from `run.started` and `node.*` events. */
 export interface NodeState {
   /** The node's id. */
-  id: string;
+  id: string
   /** Its display name. */
-  name: string | null;
+  name: string | null
   /** Its status: pending, running, completed or failed. */
-  status: NodeStatus;
+  status: NodeStatus
   /** The last status message. */
-  message: string | null;
+  message: string | null
   /** The last progress percentage (0 to 100). */
-  percent: number | null;
+  percent: number | null
   /** The output it produced. */
-  output: unknown;
+  output: unknown
   /** Why it failed, when it did. */
-  error: ErrorInfo | null;
+  error: ErrorInfo | null
   /** When it started. */
-  startedAt: string | null;
+  startedAt: string | null
   /** When it finished. */
-  finishedAt: string | null;
+  finishedAt: string | null
   /** How long it ran. */
-  durationMs: number | null;
+  durationMs: number | null
 }
 
 /** Everything a viewer needs to render a run, folded by {@link reduceRun}. */
 export interface RunState {
   /** The stream these events came from. */
-  stream: string | null;
+  stream: string | null
   /** The run's status. */
-  status: RunStatus;
+  status: RunStatus
   /** The execution id the producer gave the run. */
-  executionId: string | null;
+  executionId: string | null
   /** The workflow the run executes. */
-  workflowId: string | null;
+  workflowId: string | null
   /** How the run was started (`manual`, `trigger` ...). */
-  mode: string | null;
+  mode: string | null
   /** Tasks in creation order. */
-  tasks: TaskState[];
+  tasks: TaskState[]
   /** Agents by role. */
-  agents: Record<string, AgentState>;
+  agents: Record<string, AgentState>
   /** Agent roles in the order they started. */
-  agentOrder: string[];
+  agentOrder: string[]
   /** Nodes by id. */
-  nodes: Record<string, NodeState>;
+  nodes: Record<string, NodeState>
   /** Node ids in the order they were announced or started. */
-  nodeOrder: string[];
+  nodeOrder: string[]
   /** When the run started. */
-  startedAt: string | null;
+  startedAt: string | null
   /** When the run ended. */
-  finishedAt: string | null;
+  finishedAt: string | null
   /** How long the run took. */
-  durationMs: number | null;
+  durationMs: number | null
   /** The run's output, when it completed with one. */
-  output: unknown;
+  output: unknown
   /** The last error reported by any task, agent, node or the run. */
-  error: ErrorInfo | null;
+  error: ErrorInfo | null
   /** Producer-defined information about the stream (card 2's job status). */
-  meta: Record<string, unknown>;
+  meta: Record<string, unknown>
   /** The id of the last event folded in. */
-  lastEventId: string | null;
+  lastEventId: string | null
 }
 
 /** The state before any event: an idle run with nothing in it. */
@@ -149,16 +149,18 @@ export const initialRunState: RunState = Object.freeze({
   error: null,
   meta: {},
   lastEventId: null,
-}) as RunState;
+}) as RunState
 
 /** Schema of {@link ErrorInfo}. */
 export const errorInfoSchema = z.object({
+  /** A human-readable message. */
   message: z.string(),
+  /** A machine-readable code, when the producer has one. */
   code: z.string().optional(),
-});
+})
 
-const nullableString = z.string().nullable();
-const nullableNumber = z.number().nullable();
+const nullableString = z.string().nullable()
+const nullableNumber = z.number().nullable()
 
 /** Schema of {@link RunState}, used to validate snapshots that cross the wire. */
 export const runStateSchema: z.ZodType<RunState> = z.object({
@@ -220,4 +222,4 @@ export const runStateSchema: z.ZodType<RunState> = z.object({
   error: errorInfoSchema.nullable(),
   meta: z.record(z.string(), z.unknown()),
   lastEventId: nullableString,
-});
+})

@@ -1,11 +1,21 @@
-import type { z } from 'zod';
-import type { Catalog, EventData, EventType } from './catalog.js';
-import { TaskwireValidationError, type ValidationIssue } from './errors.js';
+import type { z } from 'zod'
+import type { Catalog, EventData, EventType } from './catalog.js'
+import { TaskwireValidationError, type ValidationIssue } from './errors.js'
 
 /** The outcome of a validation: the value, or the error that lists each invalid field. */
 export type ValidationResult<T> =
-  | { ok: true; value: T }
-  | { ok: false; error: TaskwireValidationError };
+  | {
+      /** The value is valid. */
+      ok: true
+      /** The parsed value (zod's output, with defaults applied). */
+      value: T
+    }
+  | {
+      /** The value is invalid. */
+      ok: false
+      /** The error, listing each invalid field in `issues`. */
+      error: TaskwireValidationError
+    }
 
 /**
  * Validates the payload of an event against its catalog schema.
@@ -28,18 +38,18 @@ export function validateEventData<C extends Catalog, T extends string>(
       path: 'type',
       message: `Unknown event type ${JSON.stringify(type)}; add it to the catalog with defineCatalog().`,
       code: 'unknown-event-type',
-    };
+    }
     return {
       ok: false,
       error: new TaskwireValidationError(issue.message, [issue], { code: 'unknown-event-type' }),
-    };
+    }
   }
-  const schema = catalog.events[type] as z.ZodType;
-  const parsed = schema.safeParse(data);
+  const schema = catalog.events[type] as z.ZodType
+  const parsed = schema.safeParse(data)
   if (parsed.success) {
-    return { ok: true, value: parsed.data as T extends EventType<C> ? EventData<C, T> : never };
+    return { ok: true, value: parsed.data as T extends EventType<C> ? EventData<C, T> : never }
   }
-  const issues = parsed.error.issues.map((issue) => toIssue(issue, pathPrefix));
+  const issues = parsed.error.issues.map((issue) => toIssue(issue, pathPrefix))
   return {
     ok: false,
     error: new TaskwireValidationError(
@@ -47,7 +57,7 @@ export function validateEventData<C extends Catalog, T extends string>(
       issues,
       { cause: parsed.error },
     ),
-  };
+  }
 }
 
 /**
@@ -58,7 +68,7 @@ export function validateEventData<C extends Catalog, T extends string>(
  * @returns the issue with its path joined by dots
  */
 export function toIssue(issue: z.core.$ZodIssue, pathPrefix = ''): ValidationIssue {
-  const parts = issue.path.map((part) => String(part));
-  const path = [pathPrefix, ...parts].filter((part) => part !== '').join('.');
-  return { path, message: issue.message, code: issue.code };
+  const parts = issue.path.map((part) => String(part))
+  const path = [pathPrefix, ...parts].filter((part) => part !== '').join('.')
+  return { path, message: issue.message, code: issue.code }
 }
