@@ -1,7 +1,10 @@
 /**
- * React hooks over the taskwire client and run-state reducer. This version exports nothing
- * yet: the hooks arrive in a later release.
+ * React hooks over the taskwire client and the run-state reducer, built on
+ * `useSyncExternalStore`. This version exports nothing yet: the hooks arrive in a later
+ * release.
  *
  * @module taskwire/react
  */
-export {};
+'use client'
+
+export {}
