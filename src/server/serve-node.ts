@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Catalog } from '../core/index.js'
+import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
+import { admitSubscriber, resolveServeOptions } from './admit-subscriber.js'
+import { sseHeadersFor } from './headers.js'
+import { readLastEventId } from './last-event-id.js'
+import type { Hub, SubscriberSink, Subscription, SubscriptionEndReason } from './types.js'
+
+/** A Node request: node:http's, Express's `req`, Fastify's `request.raw`, or HTTP/2's. */
+export type NodeRequest = IncomingMessage | Http2ServerRequest
+
+/** A Node response: node:http's, Express's `res`, Fastify's `reply.raw`, or HTTP/2's. */
+export type NodeResponse = ServerResponse | Http2ServerResponse
+
+/** The options of {@link serveNode}. */
+export type ServeNodeOptions = ServeStreamOptions<NodeRequest>
+
+/** How a served request ended, for logs and tests. */
+export interface ServeResult {
+  /** The status answered: 200 for a stream, else 204, 401, 403, 404, 500 or 503. */
+  status: number
+  /** Why the stream ended, when one was served. */
+  reason: SubscriptionEndReason | undefined
+}
+
+/**
+ * Serves a hub stream as SSE on a Node response. In order: `authorize` (401/403/404 as JSON,
+ * before any stream byte), the hub's admission (503 with `Retry-After` at a limit, 204 when
+ * the stream has ended and nothing follows the client's cursor), then a 200 with the SSE
+ * headers, `retry:`, the replay or snapshot, and live frames until the run ends or the client
+ * leaves. The cursor comes from `Last-Event-ID` or the `lastEventId` query parameter.
+ *
+ * Works with node:http (HTTP/1.1 and the HTTP/2 compatibility API), Express (`req`, `res`)
+ * and Fastify (`request.raw`, `reply.raw`, after `reply.hijack()`).
+ *
+ * @param hub - the hub to read from
+ * @param req - the request
+ * @param res - its response, untouched so far
+ * @param options - the stream, and optional `authorize`, `framing`, `headers`, `onError`
+ * @returns a promise that settles once the response is closed (it never rejects: unexpected
+ *   errors are answered with 500 and passed to `onError`)
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http'
+ * import { createHub, serveNode } from 'taskwire/server'
+ *
+ * const hub = createHub()
+ * createServer((req, res) => {
+ *   const match = /^\/api\/jobs\/([^/?]+)\/events/.exec(req.url ?? '')
+ *   if (match?.[1]) void serveNode(hub, req, res, { stream: match[1] })
+ *   else res.writeHead(404).end()
+ * }).listen(3000)
+ * ```
+ */
+export async function serveNode<C extends Catalog>(
+  hub: Hub<C>,
+  req: NodeRequest,
+  res: NodeResponse,
+  options: ServeNodeOptions,
+): Promise<ServeResult> {
+  const resolved = resolveServeOptions(options)
+  // Listen first: the client may leave while `authorize` or the broker is still answering,
+  // and a 'close' missed then would leak the subscription's slot.
+  let subscription: Subscription | undefined
+  let gone = isClosed(res)
+  const closed = new Promise<void>((resolve) => {
+    if (gone) return resolve()
+    res.once('close', () => {
+      gone = true
+      subscription?.close()
+      resolve()
+    })
+  })
+
+  const lastEventId = readLastEventId(headerOf(req, 'last-event-id'), req.url ?? '')
+  const admission = await admitSubscriber(hub, req, lastEventId, resolved)
+  if (admission.kind === 'answer') {
+    if (!gone) sendAnswer(res, admission)
+    await closed
+    return { status: admission.status, reason: undefined }
+  }
+
+  subscription = admission.subscription
+  if (gone) {
+    subscription.close()
+    return { status: 200, reason: await subscription.ended }
+  }
+  res.writeHead(200, { ...sseHeadersFor(req.httpVersionMajor), ...resolved.headers })
+  // Sends the status line and headers now, so clients see `open` before the first event.
+  if ('flushHeaders' in res) res.flushHeaders()
+  subscription.start(nodeSink(res))
+  const [reason] = await Promise.all([subscription.ended, closed])
+  return { status: 200, reason }
+}
+
+function nodeSink(res: NodeResponse): SubscriberSink {
+  // `compression` (Express) buffers until it fills a block; its `flush()` pushes each frame.
+  const flushable = res as { flush?: unknown }
+  const flush = typeof flushable.flush === 'function' ? (flushable.flush as () => void).bind(res) : undefined
+  return {
+    write(chunk) {
+      if (isClosed(res))
+        return // Both response types take a string; TypeScript cannot pick an overload on the union.
+      ;(res as ServerResponse).write(chunk)
+      flush?.()
+    },
+    bufferedBytes() {
+      // OutgoingMessage counts its own buffer plus the socket's; an HTTP/2 response buffers
+      // in its stream.
+      return 'stream' in res ? res.stream.writableLength : res.writableLength
+    },
+    end(error) {
+      if (isClosed(res)) return
+      // A slow consumer or a closing hub: drop what is queued and cut the connection, so
+      // memory is freed now; the client resumes from its last id.
+      if (error) res.destroy()
+      else res.end()
+    },
+  }
+}
+
+function sendAnswer(res: NodeResponse, answer: PlainAnswer): void {
+  res.writeHead(answer.status, answer.headers)
+  if (answer.body === null) res.end()
+  else res.end(answer.body)
+}
+
+function isClosed(res: NodeResponse): boolean {
+  return res.destroyed || res.writableEnded
+}
+
+function headerOf(req: NodeRequest, name: string): string | undefined {
+  const value = req.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
