@@ -187,6 +187,10 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
   snapshot(stream: string): Promise<RunState>;
   /** Counts of subscriptions, streams, listeners and timers. */
   stats(): HubStats;
-  /** Ends every subscription, stops the heartbeat and closes the broker. */
+  /**
+   * Ends every subscription (reason `hub-closed`), stops the heartbeat and closes the
+   * broker the hub created; a broker passed in `HubOptions.broker` is left open for its
+   * owner to close.
+   */
   close(): Promise<void>;
 }

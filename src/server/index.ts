@@ -1,0 +1,53 @@
+/**
+ * The server side of taskwire: SSE headers, the hub (ids, replay, fan-out, limits,
+ * heartbeat), the in-memory broker, the execution runner and webhook parsing. Adapters for
+ * Node, Web `Response` runtimes, polling and WebSocket mount a hub on a route.
+ *
+ * @module taskwire/server
+ */
+
+export type {
+  Admission,
+  Authorize,
+  AuthorizeDecision,
+  PlainAnswer,
+  ResolvedServeOptions,
+  ServeOptions,
+  ServeStreamOptions,
+} from './admit-subscriber.js'
+export { admitSubscriber, authorizeRequest, DEFAULT_SERVE_OPTIONS, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
+export type { FrameCache } from './frame-cache.js'
+export { createFrameCache, exceedsUtf8Bytes } from './frame-cache.js'
+export { sseHeaders, sseHeadersFor } from './headers.js'
+export type { Heartbeat, HeartbeatOptions } from './heartbeat.js'
+export { createHeartbeat } from './heartbeat.js'
+export { createHub } from './hub.js'
+export type { HubOptions, ResolvedHubOptions, SnapshotMeta } from './hub-options.js'
+export { DEFAULT_HUB_OPTIONS, resolveHubOptions } from './hub-options.js'
+export { LAST_EVENT_ID_PARAM, queryOf, readLastEventId } from './last-event-id.js'
+export type { MemoryBrokerOptions, ResolvedMemoryBrokerOptions } from './memory-broker.js'
+export {
+  createMemoryBroker,
+  DEFAULT_MEMORY_BROKER_OPTIONS,
+  resolveMemoryBrokerOptions,
+} from './memory-broker.js'
+export type { ReplayLog, ReplayLogOptions, ReplayLogRead } from './replay-log.js'
+export { createReplayLog } from './replay-log.js'
+export type { NodeRequest, NodeResponse, ServeNodeOptions, ServeResult } from './serve-node.js'
+export { serveNode } from './serve-node.js'
+export type { PollBody, ServePollOptions } from './serve-poll.js'
+export { pollUpdates, SINCE_PARAM, servePoll } from './serve-poll.js'
+export type { ServeWebOptions } from './serve-web.js'
+export { serveWeb, toResponse } from './serve-web.js'
+export type {
+  Broker,
+  BrokerReadResult,
+  Hub,
+  HubReadResult,
+  HubStats,
+  SubscribeOptions,
+  SubscriberSink,
+  Subscription,
+  SubscriptionEndReason,
+  UnsequencedEvent,
+} from './types.js'
