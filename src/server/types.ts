@@ -8,20 +8,20 @@ import type {
   Framing,
   RunState,
   TaskwireError,
-} from '../core/index.js';
+} from '../core/index.js'
 
 /** An event before the broker has given it an id. */
-export type UnsequencedEvent = Omit<Envelope, 'id'>;
+export type UnsequencedEvent = Omit<Envelope, 'id'>
 
 /** What {@link Broker.read} returns. */
 export interface BrokerReadResult {
   /** The retained events after the cursor, in id order. */
-  events: Envelope[];
+  events: Envelope[]
   /**
    * True when the cursor is older than the oldest retained event (or unknown to the log):
    * events between it and `events[0]` are gone, so the reader needs a reset.
    */
-  expired: boolean;
+  expired: boolean
 }
 
 /**
@@ -38,21 +38,21 @@ export interface Broker {
    * @param event - the validated event without an id
    * @returns the stored envelope
    */
-  append(event: UnsequencedEvent): Promise<Envelope>;
+  append(event: UnsequencedEvent): Promise<Envelope>
   /**
    * Reads the retained events after a cursor.
    *
    * @param stream - the stream
    * @param afterId - the last id the reader has, or null for the whole retained log
    */
-  read(stream: string, afterId: string | null): Promise<BrokerReadResult>;
+  read(stream: string, afterId: string | null): Promise<BrokerReadResult>
   /**
    * The state folded from every event ever appended to the stream (not only the retained
    * ones), with `lastEventId` set to the newest id.
    *
    * @param stream - the stream
    */
-  state(stream: string): Promise<RunState>;
+  state(stream: string): Promise<RunState>
   /**
    * Listens to the events appended to a stream from now on, in id order.
    *
@@ -60,9 +60,9 @@ export interface Broker {
    * @param listener - called once per event
    * @returns a function that stops listening
    */
-  subscribe(stream: string, listener: (event: Envelope) => void): () => void;
+  subscribe(stream: string, listener: (event: Envelope) => void): () => void
   /** Releases timers, connections and memory; the broker cannot be used afterwards. */
-  close(): Promise<void>;
+  close(): Promise<void>
 }
 
 /**
@@ -75,31 +75,31 @@ export interface SubscriberSink {
    *
    * @param chunk - the text to write
    */
-  write(chunk: string): void;
+  write(chunk: string): void
   /** Bytes written but not yet handed to the network, for the high-water mark. */
-  bufferedBytes(): number;
+  bufferedBytes(): number
   /**
    * Ends the response. With an error (a slow consumer, a hub shutdown) the adapter drops
    * what is still buffered and destroys the connection; without, it flushes and ends.
    *
    * @param error - why the hub ended the subscription abnormally
    */
-  end(error?: TaskwireError): void;
+  end(error?: TaskwireError): void
 }
 
 /** Options of {@link Hub.subscribe}. */
 export interface SubscribeOptions {
   /** The last id the client has (`Last-Event-ID`); replay starts after it. */
-  lastEventId?: string | null | undefined;
+  lastEventId?: string | null | undefined
   /**
    * How frames name their event.
    * @defaultValue the hub's `framing`
    */
-  framing?: Framing | undefined;
+  framing?: Framing | undefined
 }
 
 /** Why a subscription ended. */
-export type SubscriptionEndReason = 'client' | 'terminal' | 'slow-consumer' | 'hub-closed';
+export type SubscriptionEndReason = 'client' | 'terminal' | 'slow-consumer' | 'hub-closed'
 
 /**
  * An admitted subscriber. It holds a connection slot from {@link Hub.subscribe} until it
@@ -108,37 +108,37 @@ export type SubscriptionEndReason = 'client' | 'terminal' | 'slow-consumer' | 'h
  */
 export interface Subscription {
   /** The stream subscribed to. */
-  readonly stream: string;
+  readonly stream: string
   /**
    * Starts writing: `retry:`, then the snapshot or replay, then live frames.
    *
    * @param sink - where to write
    */
-  start(sink: SubscriberSink): void;
+  start(sink: SubscriberSink): void
   /** Ends the subscription and frees its slot; the adapter calls it when the client leaves. */
-  close(): void;
+  close(): void
   /** Resolves when the subscription has ended, with the reason. */
-  readonly ended: Promise<SubscriptionEndReason>;
+  readonly ended: Promise<SubscriptionEndReason>
 }
 
 /** Counts of what a hub holds, for monitoring and for tests that prove nothing leaks. */
 export interface HubStats {
   /** Admitted subscriptions not yet ended. */
-  connections: number;
+  connections: number
   /** Streams with at least one subscription. */
-  streams: number;
+  streams: number
   /** Broker listeners the hub holds (one per stream with subscriptions). */
-  brokerListeners: number;
+  brokerListeners: number
   /** Heartbeat timers running (0 or 1). */
-  timers: number;
+  timers: number
 }
 
 /** The result of {@link Hub.read}. */
 export interface HubReadResult<C extends Catalog = DefaultCatalog> extends BrokerReadResult {
   /** The events after the cursor. */
-  events: EventOf<C>[];
+  events: EventOf<C>[]
   /** True when the stream's run reached a terminal event. */
-  ended: boolean;
+  ended: boolean
 }
 
 /**
@@ -148,7 +148,7 @@ export interface HubReadResult<C extends Catalog = DefaultCatalog> extends Broke
  */
 export interface Hub<C extends Catalog = DefaultCatalog> {
   /** The catalog events are validated against. */
-  readonly catalog: C;
+  readonly catalog: C
   /**
    * Publishes an event: validates it, lets the broker assign its id and log it, and writes
    * its frame, serialized once, to every subscriber of the stream.
@@ -160,7 +160,7 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    * @throws {@link TaskwireValidationError} when the type is unknown or the data invalid
    * @throws {@link TaskwireError} `event-too-large` past `maxEventBytes`
    */
-  publish<T extends EventType<C>>(stream: string, type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>;
+  publish<T extends EventType<C>>(stream: string, type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>
   /**
    * Admits a subscriber to a stream.
    *
@@ -171,26 +171,26 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    * @throws {@link TaskwireHttpError} 503 `connection-limit` or `stream-limit`, with
    *   `retryAfterMs`, when a limit is reached
    */
-  subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription | null>;
+  subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription | null>
   /**
    * Reads the retained events after a cursor, for polling.
    *
    * @param stream - the stream
    * @param afterId - the last id the reader has
    */
-  read(stream: string, afterId?: string | null): Promise<HubReadResult<C>>;
+  read(stream: string, afterId?: string | null): Promise<HubReadResult<C>>
   /**
    * The stream's current state, folded by `reduceRun`.
    *
    * @param stream - the stream
    */
-  snapshot(stream: string): Promise<RunState>;
+  snapshot(stream: string): Promise<RunState>
   /** Counts of subscriptions, streams, listeners and timers. */
-  stats(): HubStats;
+  stats(): HubStats
   /**
    * Ends every subscription (reason `hub-closed`), stops the heartbeat and closes the
    * broker the hub created; a broker passed in `HubOptions.broker` is left open for its
    * owner to close.
    */
-  close(): Promise<void>;
+  close(): Promise<void>
 }
