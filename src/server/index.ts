@@ -6,16 +6,8 @@
  * @module taskwire/server
  */
 
-export type {
-  Admission,
-  Authorize,
-  AuthorizeDecision,
-  PlainAnswer,
-  ResolvedServeOptions,
-  ServeOptions,
-  ServeStreamOptions,
-} from './admit-subscriber.js'
-export { admitSubscriber, authorizeRequest, DEFAULT_SERVE_OPTIONS, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
+export type { Authorize, AuthorizeDecision, ServeOptions, ServeStreamOptions } from './admit-subscriber.js'
+export { DEFAULT_SERVE_OPTIONS } from './admit-subscriber.js'
 export type { FrameCache } from './frame-cache.js'
 export { createFrameCache, exceedsUtf8Bytes } from './frame-cache.js'
 export { sseHeaders, sseHeadersFor } from './headers.js'
@@ -24,7 +16,7 @@ export { createHeartbeat } from './heartbeat.js'
 export { createHub } from './hub.js'
 export type { HubOptions, ResolvedHubOptions, SnapshotMeta } from './hub-options.js'
 export { DEFAULT_HUB_OPTIONS, resolveHubOptions } from './hub-options.js'
-export { LAST_EVENT_ID_PARAM, queryOf, readLastEventId } from './last-event-id.js'
+export { LAST_EVENT_ID_PARAM, readLastEventId } from './last-event-id.js'
 export type { MemoryBrokerOptions, ResolvedMemoryBrokerOptions } from './memory-broker.js'
 export {
   createMemoryBroker,
@@ -38,7 +30,7 @@ export { serveNode } from './serve-node.js'
 export type { PollBody, ServePollOptions } from './serve-poll.js'
 export { pollUpdates, SINCE_PARAM, servePoll } from './serve-poll.js'
 export type { ServeWebOptions } from './serve-web.js'
-export { serveWeb, toResponse } from './serve-web.js'
+export { serveWeb } from './serve-web.js'
 export type {
   Broker,
   BrokerReadResult,

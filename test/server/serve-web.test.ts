@@ -1,0 +1,196 @@
+import { readFile } from 'node:fs/promises'
+import { describe, expect, it, vi } from 'vitest'
+import { TaskwireError, TaskwireHttpError } from '../../src/core/index.js'
+import { serveWeb } from '../../src/server/serve-web.js'
+import type { Hub } from '../../src/server/types.js'
+import { fakeHub, fakeSubscription } from '../helpers/fake-hub.js'
+
+const asHub = (fake: ReturnType<typeof fakeHub>): Hub => fake as unknown as Hub
+
+function request(path = '/events/job-1', init: RequestInit = {}): Request {
+  return new Request(`http://app.test${path}`, init)
+}
+
+describe('serveWeb refusals', () => {
+  it('answers 401 and 403 as JSON without subscribing', async () => {
+    const hub = fakeHub()
+    const unauthorized = await serveWeb(asHub(hub), request(), {
+      stream: 'job-1',
+      authorize: (req) => (req.headers.has('authorization') ? true : { status: 401 }),
+    })
+    expect(unauthorized.status).toBe(401)
+    expect(unauthorized.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    expect(await unauthorized.json()).toEqual({
+      error: {
+        code: 'unauthorized',
+        message: 'Authentication is required to read this stream; send credentials.',
+      },
+    })
+    const forbidden = await serveWeb(asHub(hub), request(), { stream: 'job-1', authorize: async () => false })
+    expect(forbidden.status).toBe(403)
+    expect((await forbidden.json()).error.code).toBe('forbidden')
+    expect(hub.calls).toEqual([])
+  })
+
+  it('answers 503 with Retry-After rounded up to whole seconds', async () => {
+    const hub = fakeHub()
+    hub.answer = async () => {
+      throw new TaskwireHttpError(503, 'The hub is full.', { code: 'connection-limit', retryAfterMs: 5000 })
+    }
+    const response = await serveWeb(asHub(hub), request(), { stream: 'job-1' })
+    expect(response.status).toBe(503)
+    expect(response.headers.get('retry-after')).toBe('5')
+    expect(await response.json()).toEqual({
+      error: { code: 'connection-limit', message: 'The hub is full.', retryAfterMs: 5000 },
+    })
+  })
+
+  it('answers 204 with no body for an ended stream', async () => {
+    const hub = fakeHub()
+    hub.answer = async () => null
+    const response = await serveWeb(asHub(hub), request(), { stream: 'job-1' })
+    expect(response.status).toBe(204)
+    expect(response.body).toBeNull()
+  })
+
+  it('answers 500 and reports through onError when subscribe fails unexpectedly', async () => {
+    const hub = fakeHub()
+    const failure = new Error('boom')
+    hub.answer = async () => {
+      throw failure
+    }
+    const onError = vi.fn()
+    const response = await serveWeb(asHub(hub), request(), { stream: 'job-1', onError })
+    expect(response.status).toBe(500)
+    expect(onError).toHaveBeenCalledWith(failure)
+  })
+})
+
+describe('serveWeb streams', () => {
+  it('answers 200 with the SSE headers, without Connection, and streams each chunk as UTF-8', async () => {
+    const hub = fakeHub()
+    const response = await serveWeb(asHub(hub), request(), { stream: 'job-1', headers: { 'X-Extra': '1' } })
+    expect(response.status).toBe(200)
+    expect([...response.headers]).toEqual([
+      ['cache-control', 'no-cache, no-transform'],
+      ['content-type', 'text/event-stream; charset=utf-8'],
+      ['x-accel-buffering', 'no'],
+      ['x-extra', '1'],
+    ])
+    const sink = hub.subscriptions[0]?.sink
+    if (!sink || !response.body) throw new Error('not started')
+    const reader = response.body.getReader()
+    sink.write('data: héllo ✓ 🚀\n\n')
+    const { value } = await reader.read()
+    expect(new TextDecoder().decode(value)).toBe('data: héllo ✓ 🚀\n\n')
+    sink.end()
+    expect((await reader.read()).done).toBe(true)
+  })
+
+  it('reports the bytes enqueued and not yet read as bufferedBytes', async () => {
+    const hub = fakeHub()
+    const response = await serveWeb(asHub(hub), request(), { stream: 'job-1' })
+    const sink = hub.subscriptions[0]?.sink
+    if (!sink || !response.body) throw new Error('not started')
+    expect(sink.bufferedBytes()).toBe(0)
+    sink.write('data: ✓\n\n')
+    sink.write('data: 12\n\n')
+    // 'data: ✓\n\n' is 11 UTF-8 bytes (✓ takes 3), 'data: 12\n\n' is 10.
+    expect(sink.bufferedBytes()).toBe(11 + 10)
+    const reader = response.body.getReader()
+    await reader.read()
+    expect(sink.bufferedBytes()).toBe(10)
+    await reader.read()
+    expect(sink.bufferedBytes()).toBe(0)
+    await reader.cancel()
+  })
+
+  it('errors the body, dropping what is queued, when the hub ends the sink with an error', async () => {
+    const hub = fakeHub()
+    const response = await serveWeb(asHub(hub), request(), { stream: 'job-1' })
+    const sink = hub.subscriptions[0]?.sink
+    if (!sink || !response.body) throw new Error('not started')
+    sink.write('data: queued\n\n')
+    const error = new TaskwireError('slow-consumer', 'Too slow.')
+    sink.end(error)
+    sink.write('data: after\n\n')
+    await expect(response.body.getReader().read()).rejects.toBe(error)
+  })
+
+  it('closes the subscription and ends the body when the request signal aborts', async () => {
+    const hub = fakeHub()
+    const controller = new AbortController()
+    const response = await serveWeb(asHub(hub), request('/e', { signal: controller.signal }), {
+      stream: 'job-1',
+    })
+    const reader = response.body?.getReader()
+    controller.abort()
+    expect(await hub.subscriptions[0]?.ended).toBe('client')
+    expect((await reader?.read())?.done).toBe(true)
+    hub.subscriptions[0]?.sink?.write('data: late\n\n')
+  })
+
+  it('closes the subscription when the body is cancelled', async () => {
+    const hub = fakeHub()
+    const response = await serveWeb(asHub(hub), request(), { stream: 'job-1' })
+    await response.body?.cancel()
+    expect(await hub.subscriptions[0]?.ended).toBe('client')
+    expect(hub.subscriptions[0]?.closeCalls).toBe(1)
+  })
+
+  it('closes a subscription admitted after the request was already aborted, without starting it', async () => {
+    const hub = fakeHub()
+    const controller = new AbortController()
+    hub.answer = async (stream) => {
+      controller.abort()
+      const subscription = fakeSubscription(stream)
+      hub.subscriptions.push(subscription)
+      return subscription
+    }
+    const response = await serveWeb(asHub(hub), request('/e', { signal: controller.signal }), {
+      stream: 'job-1',
+    })
+    expect(await hub.subscriptions[0]?.ended).toBe('client')
+    expect(hub.subscriptions[0]?.sink).toBeUndefined()
+    expect((await response.body?.getReader().read())?.done).toBe(true)
+  })
+
+  it('removes its abort listener once the subscription ends', async () => {
+    const hub = fakeHub()
+    const req = request('/e')
+    const added = vi.spyOn(req.signal, 'addEventListener')
+    const removed = vi.spyOn(req.signal, 'removeEventListener')
+    const response = await serveWeb(asHub(hub), req, { stream: 'job-1' })
+    hub.subscriptions[0]?.sink?.end()
+    hub.subscriptions[0]?.endAs('terminal')
+    await response.text()
+    expect(added).toHaveBeenCalledTimes(1)
+    expect(removed).toHaveBeenCalledWith('abort', added.mock.calls[0]?.[1])
+  })
+
+  it('reads Last-Event-ID from the header first, then from the lastEventId query parameter', async () => {
+    const hub = fakeHub()
+    await serveWeb(asHub(hub), request('/e?lastEventId=3', { headers: { 'Last-Event-ID': '9' } }), {
+      stream: 's',
+      framing: 'data-only',
+    })
+    await serveWeb(asHub(hub), request('/e?lastEventId=3'), { stream: 's' })
+    expect(hub.calls.map((call) => call.options)).toEqual([
+      { lastEventId: '9', framing: 'data-only' },
+      { lastEventId: '3', framing: undefined },
+    ])
+  })
+
+  it('imports no node: module, so it runs on Bun, Deno and Workers', async () => {
+    for (const file of [
+      'serve-web.ts',
+      'serve-poll.ts',
+      'admit-subscriber.ts',
+      'last-event-id.ts',
+      'headers.ts',
+    ]) {
+      const source = await readFile(new URL(`../../src/server/${file}`, import.meta.url), 'utf8')
+      expect(source, file).not.toMatch(/from ['"]node:/)
+    }
+  })
+})
