@@ -194,6 +194,10 @@ export const defaultCatalog = defineCatalog({
     nodeId: id,
     /** The node's display name. */
     name: z.string().optional(),
+    /** A status line to show on the node (card 5's `message` on a failed update). */
+    message: z.string().optional(),
+    /** What the node produced before it failed (card 5's `data` on a failed update). */
+    output: z.unknown().optional(),
     /** Why it failed. */
     error: errorInfoSchema,
     /** How long the node ran before failing. */

@@ -62,7 +62,7 @@ export class TaskwireError extends Error {
 export class TaskwireHttpError extends TaskwireError {
   /** The HTTP status code of the response. */
   readonly status: number
-  /** Seconds the server asked the client to wait (`Retry-After`), when it said. */
+  /** How long the server asked the client to wait (`Retry-After`, in milliseconds), when it said. */
   readonly retryAfterMs: number | undefined
 
   /**

@@ -9,8 +9,9 @@ export type ReducibleEvent = EventOf<DefaultCatalog> | Envelope
 /**
  * Folds one event into a run state. Pure: returns a new state and never mutates its input.
  * An event whose id is not after `state.lastEventId` changes nothing, so replays and
- * duplicates are harmless. Types the reducer does not know only advance `lastEventId`.
- * Servers build snapshots with it and clients keep their state with it, so both agree.
+ * duplicates are harmless; `stream.reset` is the exception and always replaces the state.
+ * Types the reducer does not know only advance `lastEventId`. Servers build snapshots with
+ * it and clients keep their state with it, so both agree.
  *
  * @param state - the state so far ({@link initialRunState} to start)
  * @param event - the next event
@@ -22,7 +23,10 @@ export type ReducibleEvent = EventOf<DefaultCatalog> | Envelope
  * ```
  */
 export function reduceRun(state: RunState, event: ReducibleEvent): RunState {
-  if (isSeenEventId(event.id, state.lastEventId)) return state
+  // A reset is authoritative whatever its id: the hub sends one when the reader's cursor is
+  // unknown to the log (a restarted hub numbers from 1 again), so its id may well be below
+  // the reader's last id. It is written to one connection, never stored in the replay log.
+  if (event.type !== 'stream.reset' && isSeenEventId(event.id, state.lastEventId)) return state
   const next = apply(state, event as EventOf<DefaultCatalog>)
   return { ...next, stream: event.stream, lastEventId: event.id }
 }
@@ -177,7 +181,7 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
       }))
     }
     case 'node.failed': {
-      const { name, error, durationMs } = event.data
+      const { name, message, output, error, durationMs } = event.data
       return upsertNode({ ...state, error }, event.data.nodeId, (node) => ({
         ...node,
         status: 'failed',
@@ -185,10 +189,12 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
         durationMs: durationMs ?? elapsed(node.startedAt, ts),
         error,
         ...(name !== undefined && { name }),
+        ...(message !== undefined && { message }),
+        ...(output !== undefined && { output }),
       }))
     }
     case 'run.completed':
-      return finishRun(state, 'completed', ts, event.data.durationMs, null, event.data.output)
+      return finishRun(state, 'completed', ts, event.data.durationMs, state.error, event.data.output)
     case 'run.failed':
       return finishRun(state, 'failed', ts, event.data.durationMs, event.data.error, state.output)
     case 'run.cancelled':

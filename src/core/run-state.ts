@@ -161,6 +161,11 @@ export const errorInfoSchema = z.object({
 
 const nullableString = z.string().nullable()
 const nullableNumber = z.number().nullable()
+// JSON drops a key whose value is undefined, so an output not produced yet is absent from a
+// snapshot on the wire, and zod 4 rejects a missing z.unknown() key. The absent key reads as
+// undefined, which the `unknown` field type already covers; the cast only keeps it required
+// in the inferred type so the schema still matches RunState.
+const outputSchema = z.unknown().optional() as unknown as z.ZodUnknown
 
 /** Schema of {@link RunState}, used to validate snapshots that cross the wire. */
 export const runStateSchema: z.ZodType<RunState> = z.object({
@@ -207,7 +212,7 @@ export const runStateSchema: z.ZodType<RunState> = z.object({
       status: z.enum(['pending', 'running', 'completed', 'failed']),
       message: nullableString,
       percent: nullableNumber,
-      output: z.unknown(),
+      output: outputSchema,
       error: errorInfoSchema.nullable(),
       startedAt: nullableString,
       finishedAt: nullableString,
@@ -218,7 +223,7 @@ export const runStateSchema: z.ZodType<RunState> = z.object({
   startedAt: nullableString,
   finishedAt: nullableString,
   durationMs: nullableNumber,
-  output: z.unknown(),
+  output: outputSchema,
   error: errorInfoSchema.nullable(),
   meta: z.record(z.string(), z.unknown()),
   lastEventId: nullableString,
