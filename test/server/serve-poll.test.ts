@@ -73,13 +73,7 @@ describe('servePoll', () => {
     expect(body.events).toEqual([])
     expect(body.lastEventId).toBe('5')
     expect(body.reset.lastEventId).toBe('5')
-    expect(body.reset.tasks.map((task: { taskId: string }) => task.taskId)).toEqual([
-      't1',
-      't2',
-      't3',
-      't4',
-      't5',
-    ])
+    expect(body.reset.tasks.map((task: { id: string }) => task.id)).toEqual(['t1', 't2', 't3', 't4', 't5'])
   })
 
   it('answers authorize refusals before reading the stream', async () => {
