@@ -8,6 +8,13 @@
 
 export type { Authorize, AuthorizeDecision, ServeOptions, ServeStreamOptions } from './admit-subscriber.js'
 export { DEFAULT_SERVE_OPTIONS } from './admit-subscriber.js'
+export type {
+  Execution,
+  ExecutionContext,
+  RunStartedData,
+  StartExecutionOptions,
+} from './execution.js'
+export { cancelExecution, DEFAULT_EXECUTION_OPTIONS, startExecution } from './execution.js'
 export type { FrameCache } from './frame-cache.js'
 export { createFrameCache, exceedsUtf8Bytes } from './frame-cache.js'
 export { sseHeaders, sseHeadersFor } from './headers.js'
@@ -23,6 +30,13 @@ export {
   DEFAULT_MEMORY_BROKER_OPTIONS,
   resolveMemoryBrokerOptions,
 } from './memory-broker.js'
+export type { ParsedEvent, ValidationErrorBody } from './parse-event.js'
+export {
+  parseEvent,
+  parseEventRequest,
+  validationErrorBody,
+  validationErrorResponse,
+} from './parse-event.js'
 export type { ReplayLog, ReplayLogOptions, ReplayLogRead } from './replay-log.js'
 export { createReplayLog } from './replay-log.js'
 export type { NodeRequest, NodeResponse, ServeNodeOptions, ServeResult } from './serve-node.js'

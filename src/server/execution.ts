@@ -1,0 +1,367 @@
+import {
+  type Catalog,
+  type DefaultCatalog,
+  type Envelope,
+  type EventInput,
+  type EventOf,
+  type EventType,
+  isTerminalEventType,
+  type RunStatus,
+  TaskwireError,
+} from '../core/index.js'
+import type { Hub } from './types.js'
+
+/** What a run receives: how to emit its events, when to stop, and its stream. */
+export interface ExecutionContext<C extends Catalog = DefaultCatalog> {
+  /**
+   * Publishes an event on the execution's stream, after every event emitted before it.
+   *
+   * @param type - the event type
+   * @param data - the payload
+   * @returns the envelope as stored
+   * @throws {@link TaskwireValidationError} when the event does not match the catalog
+   * @throws {@link TaskwireError} `aborted` once the execution was cancelled, and
+   *   `stream-closed` after a terminal event
+   */
+  emit<T extends EventType<C>>(type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>
+  /** Aborted when the execution is cancelled; pass it to fetch calls and timers. */
+  signal: AbortSignal
+  /** The stream the events go to. */
+  stream: string
+}
+
+/** The `data` of the `run.started` event the runner publishes. */
+export type RunStartedData = EventInput<DefaultCatalog, 'run.started'>
+
+/** Options of {@link startExecution}. */
+export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = unknown> {
+  /**
+   * The stream the run publishes to. While an execution runs on it, starting another
+   * there returns the running one.
+   * @defaultValue a random UUID
+   */
+  stream?: string | undefined
+  /**
+   * A key the client repeats for the same intent (an `Idempotency-Key` header): a start
+   * with a key seen within `idempotencyTtlMs` returns the same execution, `created: false`,
+   * instead of starting a second run. Keys are scoped to the hub.
+   * @defaultValue none: every start is new
+   */
+  idempotencyKey?: string | undefined
+  /**
+   * The work. It runs detached from any HTTP response, so it continues when every viewer
+   * has gone. Its resolved value becomes `run.completed`'s `output`; a throw becomes
+   * `run.failed`. Emitting a terminal event (`run.completed`, `run.failed`,
+   * `run.cancelled`) itself ends the stream there, and no other terminal event follows.
+   *
+   * @param context - `emit`, `signal` and `stream`
+   * @returns the run's output
+   */
+  run: (context: ExecutionContext<C>) => R | Promise<R>
+  /**
+   * Cancels the execution when aborted, as {@link Execution.cancel} does.
+   * @defaultValue none
+   */
+  signal?: AbortSignal | undefined
+  /**
+   * The payload of the `run.started` event published before `run` is called (execution
+   * id, workflow id, the nodes to come). `false` publishes none: the run emits its own.
+   * @defaultValue `{}`
+   */
+  started?: RunStartedData | false | undefined
+  /**
+   * How long a finished execution's idempotency key keeps answering with it, in
+   * milliseconds.
+   * @defaultValue `600_000` (10 minutes)
+   */
+  idempotencyTtlMs?: number | undefined
+  /**
+   * The clock for the idempotency window, in epoch milliseconds.
+   * @defaultValue `Date.now`
+   */
+  now?: (() => number) | undefined
+}
+
+/** The defaults of {@link StartExecutionOptions}. */
+export const DEFAULT_EXECUTION_OPTIONS: Readonly<{
+  started: RunStartedData
+  idempotencyTtlMs: number
+  now: () => number
+}> = Object.freeze({
+  started: Object.freeze({}),
+  idempotencyTtlMs: 10 * 60_000,
+  now: () => Date.now(),
+})
+
+/** A run started by {@link startExecution}. */
+export interface Execution {
+  /** The stream its events go to; serve it to viewers. */
+  readonly stream: string
+  /** False when an earlier start with the same idempotency key (or stream) was returned. */
+  readonly created: boolean
+  /**
+   * Resolves with how the run ended once its terminal event is published.
+   * Rejects when that event could not be published (a broker outage, a closed hub) or when
+   * `run.started` could not be.
+   */
+  readonly done: Promise<RunStatus>
+  /** Aborted when the execution is cancelled. */
+  readonly signal: AbortSignal
+  /**
+   * Aborts the run's signal and publishes `run.cancelled`; does nothing once the run ended.
+   * A rejection of `run` after this is the expected effect of the abort, not reported.
+   *
+   * @param reason - why, sent in `run.cancelled`
+   * @returns resolves when `run.cancelled` is published (or the run had already ended)
+   */
+  cancel(reason?: string): Promise<void>
+}
+
+interface ExecutionRecord {
+  execution: Execution
+  finishedAtMs: number | undefined
+}
+
+interface Registry {
+  byKey: Map<string, ExecutionRecord>
+  byStream: Map<string, ExecutionRecord>
+  lastSweepMs: number
+}
+
+const registries = new WeakMap<object, Registry>()
+
+const registryOf = (hub: object): Registry => {
+  let registry = registries.get(hub)
+  if (!registry) {
+    registry = { byKey: new Map(), byStream: new Map(), lastSweepMs: Number.NEGATIVE_INFINITY }
+    registries.set(hub, registry)
+  }
+  return registry
+}
+
+const STATUS_OF_TERMINAL: Readonly<Record<string, RunStatus>> = {
+  'run.completed': 'completed',
+  'run.failed': 'failed',
+  'run.cancelled': 'cancelled',
+}
+
+type UntypedPublish = (stream: string, type: string, data: unknown) => Promise<Envelope>
+
+/**
+ * Starts a run detached from the request that asked for it (cards 3 and 4): its events go
+ * through the hub, so the client that started it, a reconnecting client and any other
+ * viewer see one stream, and the run goes on when they all disconnect.
+ *
+ * The runner publishes `run.started` (unless `started: false`), then calls `run`; when it
+ * resolves, `run.completed` with its output; when it throws, `run.failed` with the error's
+ * message; on cancellation, `run.cancelled`. A terminal event emitted by `run` itself
+ * replaces the automatic one. With an idempotency key, concurrent and repeated starts
+ * return the first execution (`created: false`): a double click or a React StrictMode
+ * double effect starts one run.
+ *
+ * @param hub - the hub to publish on; its catalog must hold the `run.*` events
+ * @param options - the work, the stream, the idempotency key, a cancel signal
+ * @returns the execution, at once: the run starts on the next microtask
+ * @throws {@link TaskwireError} `invalid-option` for an empty stream or key
+ * @example
+ * ```ts
+ * app.post('/runs', (req, res) => {
+ *   const execution = startExecution(hub, {
+ *     idempotencyKey: req.get('Idempotency-Key'),
+ *     run: async ({ emit, signal }) => {
+ *       await emit('node.started', { nodeId: 'fetch' })
+ *       const page = await fetch(url, { signal })
+ *       await emit('node.completed', { nodeId: 'fetch', output: page.status })
+ *     },
+ *   })
+ *   serveNode(hub, req, res, { stream: execution.stream })
+ * })
+ * ```
+ */
+export function startExecution<C extends Catalog, R = unknown>(
+  hub: Hub<C>,
+  options: StartExecutionOptions<C, R>,
+): Execution {
+  const now = options.now ?? DEFAULT_EXECUTION_OPTIONS.now
+  const ttlMs = options.idempotencyTtlMs ?? DEFAULT_EXECUTION_OPTIONS.idempotencyTtlMs
+  const key = options.idempotencyKey
+  if (key === '' || options.stream === '') {
+    throw new TaskwireError(
+      'invalid-option',
+      'stream and idempotencyKey must be non-empty strings when given.',
+    )
+  }
+  const registry = registryOf(hub)
+  sweep(registry, now(), ttlMs)
+
+  const existing =
+    (key === undefined ? undefined : registry.byKey.get(key)) ??
+    (options.stream === undefined ? undefined : registry.byStream.get(options.stream))
+  if (existing && (existing.finishedAtMs === undefined || now() - existing.finishedAtMs < ttlMs)) {
+    if (key !== undefined && !registry.byKey.has(key)) registry.byKey.set(key, existing)
+    return { ...existing.execution, created: false }
+  }
+
+  const stream = options.stream ?? globalThis.crypto.randomUUID()
+  const publish = hub.publish as unknown as UntypedPublish
+  const controller = new AbortController()
+  let terminalType: string | undefined
+  let cancelled = false
+  let finished = false
+  let chain: Promise<unknown> = Promise.resolve()
+  // Emits run one after another, so the broker sees them in the order they were made.
+  const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
+    const next = chain.then(task)
+    chain = next.catch(() => undefined)
+    return next
+  }
+
+  let settle: (status: RunStatus) => void = () => {}
+  let fail: (error: unknown) => void = () => {}
+  const done = new Promise<RunStatus>((resolve, reject) => {
+    settle = resolve
+    fail = reject
+  })
+
+  const record: ExecutionRecord = { execution: undefined as unknown as Execution, finishedAtMs: undefined }
+  const onAbort = (): void => {
+    void execution.cancel(abortReason(options.signal))
+  }
+  const finish = (outcome: { status: RunStatus } | { error: unknown }): void => {
+    if (finished) return
+    finished = true
+    record.finishedAtMs = now()
+    if (registry.byStream.get(stream) === record) registry.byStream.delete(stream)
+    options.signal?.removeEventListener('abort', onAbort)
+    if ('status' in outcome) settle(outcome.status)
+    else fail(outcome.error)
+  }
+
+  const context: ExecutionContext<C> = {
+    stream,
+    signal: controller.signal,
+    emit: <T extends EventType<C>>(type: T, data: EventInput<C, T>): Promise<EventOf<C, T>> => {
+      if (cancelled) {
+        return Promise.reject(
+          new TaskwireError('aborted', `Execution ${stream} was cancelled; stop emitting.`),
+        )
+      }
+      if (terminalType !== undefined) {
+        return Promise.reject(
+          new TaskwireError('stream-closed', `Execution ${stream} already ended with ${terminalType}.`),
+        )
+      }
+      if (isTerminalEventType(type)) terminalType = type
+      return enqueue(() => publish(stream, type, data)) as Promise<EventOf<C, T>>
+    },
+  }
+
+  const execution: Execution = {
+    stream,
+    created: true,
+    done,
+    signal: controller.signal,
+    cancel(reason?: string): Promise<void> {
+      if (finished || cancelled || terminalType !== undefined) return done.then(() => undefined)
+      cancelled = true
+      terminalType = 'run.cancelled'
+      controller.abort(new TaskwireError('aborted', reason ?? `Execution ${stream} was cancelled.`))
+      return enqueue(() => publish(stream, 'run.cancelled', reason === undefined ? {} : { reason })).then(
+        () => finish({ status: 'cancelled' }),
+        (error: unknown) => {
+          finish({ error })
+          throw error
+        },
+      )
+    },
+  }
+  record.execution = execution
+  registry.byStream.set(stream, record)
+  if (key !== undefined) registry.byKey.set(key, record)
+
+  const started = options.started ?? DEFAULT_EXECUTION_OPTIONS.started
+  const main = async (): Promise<void> => {
+    if (started !== false) await enqueue(() => publish(stream, 'run.started', started))
+    if (cancelled) return
+    let outcome: { ok: true; value: R } | { ok: false; error: unknown }
+    try {
+      outcome = { ok: true, value: await options.run(context) }
+    } catch (error) {
+      outcome = { ok: false, error }
+    }
+    if (cancelled) return
+    if (terminalType !== undefined) {
+      await chain
+      finish({ status: STATUS_OF_TERMINAL[terminalType] ?? 'completed' })
+      return
+    }
+    if (outcome.ok) {
+      terminalType = 'run.completed'
+      await enqueue(() =>
+        publish(stream, 'run.completed', outcome.value === undefined ? {} : { output: outcome.value }),
+      )
+      finish({ status: 'completed' })
+    } else {
+      terminalType = 'run.failed'
+      await enqueue(() => publish(stream, 'run.failed', { error: errorInfo(outcome.error) }))
+      finish({ status: 'failed' })
+    }
+  }
+  if (options.signal?.aborted) {
+    void execution.cancel(abortReason(options.signal)).catch(() => undefined)
+  } else {
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+  }
+  main().catch((error: unknown) => finish({ error }))
+  return execution
+}
+
+/**
+ * Cancels the execution running on a stream of a hub: its signal aborts and
+ * `run.cancelled` is published.
+ *
+ * @param hub - the hub the execution was started on
+ * @param stream - the execution's stream
+ * @param reason - why, sent in `run.cancelled`
+ * @returns true when an execution was running there and is now cancelled
+ * @throws whatever publishing `run.cancelled` threw (a broker outage, a closed hub)
+ * @example
+ * ```ts
+ * app.delete('/runs/:id', async (req, res) => {
+ *   res.status((await cancelExecution(hub, req.params.id)) ? 202 : 404).end()
+ * })
+ * ```
+ */
+export async function cancelExecution<C extends Catalog>(
+  hub: Hub<C>,
+  stream: string,
+  reason?: string,
+): Promise<boolean> {
+  const record = registries.get(hub)?.byStream.get(stream)
+  if (!record || record.finishedAtMs !== undefined) return false
+  await record.execution.cancel(reason)
+  return true
+}
+
+function sweep(registry: Registry, nowMs: number, ttlMs: number): void {
+  // Amortized: at most once a second, so a burst of starts does not scan the map each time.
+  if (nowMs - registry.lastSweepMs < 1000) return
+  registry.lastSweepMs = nowMs
+  for (const [key, record] of registry.byKey) {
+    if (record.finishedAtMs !== undefined && nowMs - record.finishedAtMs >= ttlMs) registry.byKey.delete(key)
+  }
+}
+
+function abortReason(signal: AbortSignal | undefined): string | undefined {
+  const reason: unknown = signal?.reason
+  if (reason instanceof Error) return reason.message
+  return typeof reason === 'string' ? reason : undefined
+}
+
+function errorInfo(error: unknown): { message: string; code?: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return typeof code === 'string' ? { message: error.message, code } : { message: error.message }
+  }
+  return { message: String(error) }
+}
