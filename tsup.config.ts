@@ -68,8 +68,11 @@ export function buildOptions(outDir = 'dist'): Options {
     clean: true,
     sourcemap: true,
     target: 'es2022',
+    // Entries share chunks instead of each carrying a copy of core: one module instance per
+    // process however many entries an app imports. No `treeshake`: it re-bundles esbuild's
+    // output with rollup, which drops module directives and adds nothing that esbuild's own
+    // tree shaking and the app's bundler do not already do.
     splitting: true,
-    treeshake: true,
     onSuccess: async () => {
       for (const name of useClientEntries) await keepUseClient(outDir, name)
     },
