@@ -1,0 +1,91 @@
+import type { EventMessage, TaskwireError } from '../core/index.js'
+import type { ResolvedConnectOptions } from './options.js'
+
+/**
+ * How a connection attempt ended, as a transport reports it:
+ * - `done`: the server said the stream is over (HTTP 204, WebSocket 4204, a poll with
+ *   `ended`); the client closes without error.
+ * - `retry`: the connection dropped or the server asked to come back later; the client
+ *   reconnects after its backoff, resuming from the last id.
+ * - `fatal`: retrying cannot help (401, 403, 404, a wrong content type); the client closes
+ *   with the error.
+ */
+export type AttemptOutcome =
+  | { type: 'done' }
+  | { type: 'retry'; error?: TaskwireError | undefined; retryAfterMs?: number | undefined }
+  | { type: 'fatal'; error: TaskwireError }
+
+/** One response of the polling endpoint: `{ events, lastEventId, ended, reset? }`. */
+export interface PollBatch {
+  /** The envelopes after the cursor, in id order, not yet validated. */
+  events: unknown[]
+  /** The cursor to send as `since` next time. */
+  lastEventId: string | null
+  /** True when the stream has ended and nothing follows. */
+  ended: boolean
+  /**
+   * Set when the cursor fell out of the server's replay log: the whole state, which
+   * replaces the client's, folded up to `lastEventId`. Not yet validated.
+   */
+  reset?: unknown
+}
+
+/** What the client core gives a transport for one connection attempt. */
+export interface TransportRequest {
+  /** The URL the user passed to `connect()`. */
+  url: string
+  /** The last event id to resume after, read when the attempt (or poll) starts. */
+  lastEventId(): string | null
+  /** Aborted when the attempt must stop: the transport then releases everything it holds. */
+  signal: AbortSignal
+  /** The request headers for this attempt (the user's function is called each time). */
+  headers(): Promise<Record<string, string>>
+}
+
+/**
+ * Where a transport reports what happens on its connection. Calls made after the attempt's
+ * signal aborted are ignored, so a late callback from a dying socket cannot leak into the
+ * next attempt.
+ */
+export interface TransportSink {
+  /** The server accepted the stream. */
+  open(): void
+  /** Bytes arrived (data or a heartbeat): the connection is alive. */
+  activity(): void
+  /** Nothing is expected for a while (between two polls): pause the silence watchdog. */
+  idle(): void
+  /**
+   * SSE text, in any chunking.
+   *
+   * @param chunk - decoded text
+   */
+  text(chunk: string): void
+  /**
+   * A message already parsed (by a native `EventSource`).
+   *
+   * @param message - its data, name and id
+   */
+  message(message: EventMessage): void
+  /**
+   * One response of the polling endpoint.
+   *
+   * @param batch - the events and the next cursor
+   */
+  poll(batch: PollBatch): void
+  /**
+   * The attempt ended.
+   *
+   * @param outcome - why, and whether to reconnect
+   */
+  end(outcome: AttemptOutcome): void
+}
+
+/**
+ * A transport: opens one connection attempt, reports through the sink, and releases its
+ * connection, listeners and timers when `request.signal` aborts.
+ */
+export type Transport = (
+  request: TransportRequest,
+  sink: TransportSink,
+  options: ResolvedConnectOptions,
+) => void

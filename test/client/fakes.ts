@@ -1,0 +1,138 @@
+import { type Envelope, encodeEvent, type Framing } from '../../src/core/index.js'
+
+const encoder = new TextEncoder()
+
+/** Builds a default-catalog envelope for tests. */
+export function envelope(id: number | string, type: string, data: unknown, stream = 'job-1'): Envelope {
+  return { type, stream, id: String(id), ts: '2026-11-21T10:00:00.000Z', data }
+}
+
+/** One SSE frame for an event, as the hub writes it. */
+export function frame(id: number | string, type: string, data: unknown, framing: Framing = 'named'): string {
+  return encodeEvent(envelope(id, type, data), { framing })
+}
+
+/** A `task.progress` frame with the given id. */
+export function progress(id: number): string {
+  return frame(id, 'task.progress', { taskId: 't1', percent: id % 100 })
+}
+
+/** What the fake server answers to the next request. */
+export type Reply =
+  | { kind: 'stream'; contentType?: string }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: 'json'; body: unknown }
+  | { kind: 'network' }
+  | { kind: 'hang' }
+
+/** A request the fake fetch received, and its response stream when it got one. */
+export interface FakeRequest {
+  url: string
+  method: string
+  headers: Record<string, string>
+  body: unknown
+  /** Writes SSE text to the response body. */
+  push(text: string): void
+  /** Ends the body cleanly. */
+  end(): void
+  /** Breaks the body with an error. */
+  fail(): void
+  /** True once the client cancelled the body or aborted the request. */
+  readonly released: boolean
+}
+
+/**
+ * A fetch that answers from a script and lets the test write each response body. Counts
+ * the bodies still open, so tests can prove the client released every one.
+ */
+export function createFakeFetch() {
+  const requests: FakeRequest[] = []
+  const script: Reply[] = []
+  let open = 0
+  const fetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const headers = Object.fromEntries(new Headers(init.headers).entries())
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      open--
+    }
+    const request: FakeRequest = {
+      url: String(input),
+      method: init.method ?? 'GET',
+      headers,
+      body: init.body,
+      push: (text) => controller?.enqueue(encoder.encode(text)),
+      end: () => {
+        controller?.close()
+        release()
+      },
+      fail: () => {
+        controller?.error(new TypeError('socket hang up'))
+        release()
+      },
+      get released() {
+        return released
+      },
+    }
+    requests.push(request)
+    open++
+    const reply = script.shift() ?? { kind: 'stream' }
+    const signal = init.signal
+    if (signal?.aborted) {
+      release()
+      throw new DOMException('aborted', 'AbortError')
+    }
+    if (reply.kind === 'network') {
+      release()
+      throw new TypeError('fetch failed')
+    }
+    if (reply.kind === 'hang') {
+      return new Promise((_, reject) => {
+        signal?.addEventListener('abort', () => {
+          release()
+          reject(new DOMException('aborted', 'AbortError'))
+        })
+      })
+    }
+    if (reply.kind === 'status') {
+      release()
+      return new Response(reply.status === 204 ? null : (reply.body ?? '{}'), {
+        status: reply.status,
+        headers: reply.headers ?? { 'content-type': 'application/json' },
+      })
+    }
+    if (reply.kind === 'json') {
+      release()
+      return new Response(JSON.stringify(reply.body), { headers: { 'content-type': 'application/json' } })
+    }
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c
+      },
+      cancel() {
+        release()
+      },
+    })
+    return new Response(body, { headers: { 'content-type': reply.contentType ?? 'text/event-stream' } })
+  }
+  return {
+    fetch: fetch as typeof globalThis.fetch,
+    requests,
+    /** Queues replies for the next requests (a stream by default). */
+    reply(...replies: Reply[]) {
+      script.push(...replies)
+    },
+    /** The latest request. */
+    get last(): FakeRequest {
+      const last = requests.at(-1)
+      if (!last) throw new Error('no request yet')
+      return last
+    },
+    /** Requests whose body the client has not released. */
+    get open() {
+      return open
+    },
+  }
+}

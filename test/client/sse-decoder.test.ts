@@ -1,0 +1,142 @@
+import type { EventSourceMessage } from 'eventsource-parser'
+import { describe, expect, it } from 'vitest'
+import { createSseDecoder } from '../../src/client/sse-decoder.js'
+
+type Seen = { kind: 'event'; message: EventSourceMessage } | { kind: 'id'; id: string } | { kind: 'retry'; ms: number }
+
+function decode(chunks: string[]): Seen[] {
+  const seen: Seen[] = []
+  const decoder = createSseDecoder({
+    onEvent: (message) => seen.push({ kind: 'event', message }),
+    onId: (id) => seen.push({ kind: 'id', id }),
+    onRetry: (ms) => seen.push({ kind: 'retry', ms }),
+  })
+  for (const chunk of chunks) decoder.feed(chunk)
+  return seen
+}
+
+function events(chunks: string[]): EventSourceMessage[] {
+  return decode(chunks).flatMap((s) => (s.kind === 'event' ? [s.message] : []))
+}
+
+describe('createSseDecoder', () => {
+  it('dispatches a named event with its id and data', () => {
+    expect(events(['id: 7\nevent: task.status\ndata: {"a":1}\n\n'])).toEqual([
+      { id: '7', event: 'task.status', data: '{"a":1}' },
+    ])
+  })
+
+  it('reports the id of a block that has no data, in stream order', () => {
+    expect(decode(['data: a\nid: 1\n\nid: 2\n\ndata: b\n\n'])).toEqual([
+      { kind: 'event', message: { id: '1', event: undefined, data: 'a' } },
+      { kind: 'id', id: '2' },
+      { kind: 'event', message: { id: undefined, event: undefined, data: 'b' } },
+    ])
+  })
+
+  it('reports an empty id, which clears the last event id', () => {
+    expect(decode(['id\n\n', 'id:\n\n'])).toEqual([
+      { kind: 'id', id: '' },
+      { kind: 'id', id: '' },
+    ])
+  })
+
+  it('ignores an id holding NUL, as WHATWG requires', () => {
+    expect(decode(['id: a\0b\n\n'])).toEqual([])
+  })
+
+  it('does not report an id-only block until its blank line arrives', () => {
+    const seen: string[] = []
+    const decoder = createSseDecoder({ onEvent: () => {}, onId: (id) => seen.push(id) })
+    decoder.feed('id: 9\n')
+    expect(seen).toEqual([])
+    decoder.feed('\n')
+    expect(seen).toEqual(['9'])
+  })
+
+  it('treats a CR that ends a chunk as a line break at once', () => {
+    const seen: EventSourceMessage[] = []
+    const decoder = createSseDecoder({ onEvent: (message) => seen.push(message) })
+    decoder.feed('data: x\r\r')
+    // eventsource-parser alone would hold the last CR back, waiting to see if LF follows.
+    expect(seen).toEqual([{ id: undefined, event: undefined, data: 'x' }])
+  })
+
+  it('counts a CR LF split across two chunks as one line break', () => {
+    expect(events(['data: a\r', '\ndata: b\r', '\n\r', '\n'])).toEqual([
+      { id: undefined, event: undefined, data: 'a\nb' },
+    ])
+  })
+
+  it('keeps a lone CR followed by more text in the next chunk as a break', () => {
+    expect(events(['data: a\r', 'data: b\r\r'])).toEqual([{ id: undefined, event: undefined, data: 'a\nb' }])
+  })
+
+  it('accepts LF, CR and CR LF line endings mixed in one stream', () => {
+    expect(events(['id: 1\r\ndata: a\rdata: b\n\r\nid: 2\rdata: c\r\r'])).toEqual([
+      { id: '1', event: undefined, data: 'a\nb' },
+      { id: '2', event: undefined, data: 'c' },
+    ])
+  })
+
+  it('strips one BOM at the start of the stream only', () => {
+    expect(events(['\uFEFFdata: a\n\n'])).toEqual([{ id: undefined, event: undefined, data: 'a' }])
+    // A second BOM makes the first line a field named "\uFEFFdata", which is ignored.
+    expect(events(['\uFEFF\uFEFFdata: a\n\ndata: b\n\n'])).toEqual([{ id: undefined, event: undefined, data: 'b' }])
+    // A BOM later in the stream is not at the start: it stays part of the field name.
+    expect(events(['data: a\n\n', '\uFEFFdata: b\n\n'])).toEqual([{ id: undefined, event: undefined, data: 'a' }])
+  })
+
+  it('strips the BOM even when the first chunk is empty', () => {
+    expect(events(['', '\uFEFF', 'data: a\n\n'])).toEqual([{ id: undefined, event: undefined, data: 'a' }])
+  })
+
+  it('does not mistake the characters of a mis-decoded BOM for one', () => {
+    expect(events(['\u00EF\u00BB\u00BFdata: a\n\ndata: b\n\n'])).toEqual([
+      { id: undefined, event: undefined, data: 'b' },
+    ])
+  })
+
+  it('reassembles lines and multibyte text split anywhere', () => {
+    const text = 'id: 1\nevent: note\ndata: héllo ✓\ndata: 🚀\n\n: hb\n\nid: 2\ndata: second\n\n'
+    for (let cut = 1; cut < text.length; cut++) {
+      expect(events([text.slice(0, cut), text.slice(cut)])).toEqual([
+        { id: '1', event: 'note', data: 'héllo ✓\n🚀' },
+        { id: '2', event: undefined, data: 'second' },
+      ])
+    }
+  })
+
+  it('delivers every event when fed one character at a time', () => {
+    const text = 'retry: 1500\r\nid: 1\r\ndata: a\r\n\r\nid: 2\rdata: b\r\rid: 3\ndata: c\n\n'
+    expect(decode([...text])).toEqual([
+      { kind: 'retry', ms: 1500 },
+      { kind: 'event', message: { id: '1', event: undefined, data: 'a' } },
+      { kind: 'event', message: { id: '2', event: undefined, data: 'b' } },
+      { kind: 'event', message: { id: '3', event: undefined, data: 'c' } },
+    ])
+  })
+
+  it('reports comments, such as heartbeats', () => {
+    const comments: string[] = []
+    const decoder = createSseDecoder({ onEvent: () => {}, onComment: (c) => comments.push(c) })
+    decoder.feed(': hb\n\n:x\r')
+    expect(comments).toEqual(['hb', 'x'])
+  })
+
+  it('discards a partial block on reset, as a new connection must', () => {
+    const seen: EventSourceMessage[] = []
+    const decoder = createSseDecoder({ onEvent: (message) => seen.push(message) })
+    decoder.feed('id: 1\ndata: half')
+    decoder.reset()
+    decoder.feed('\uFEFFdata: whole\n\n')
+    expect(seen).toEqual([{ id: undefined, event: undefined, data: 'whole' }])
+  })
+
+  it('dispatches an empty data line as an empty message', () => {
+    expect(events(['data\n\n', 'data:\n\n'])).toEqual([
+      { id: undefined, event: undefined, data: '' },
+      { id: undefined, event: undefined, data: '' },
+    ])
+  })
+})
