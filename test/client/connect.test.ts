@@ -127,7 +127,7 @@ describe('connect over fetch', () => {
       times.push(Date.now())
       return server.fetch(input, init)
     }
-    const stream = open({ fetch, random: () => 0.999999 })
+    const stream = open({ fetch, random: () => 0.999999, heartbeatTimeoutMs: false })
     await vi.advanceTimersByTimeAsync(200_000)
     const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0))
     expect(gaps).toEqual([499, 999, 1999, 3999, 7999, 15999, 29999, 29999, 29999])
@@ -155,7 +155,11 @@ describe('connect over fetch', () => {
 
   it('counts a connection open for resetAfterMs as healthy even without events', async () => {
     server.reply({ kind: 'network' }, { kind: 'network' })
-    const stream = open({ random: () => 0.999999, backoff: { resetAfterMs: 5000 }, heartbeatTimeoutMs: false })
+    const stream = open({
+      random: () => 0.999999,
+      backoff: { resetAfterMs: 5000 },
+      heartbeatTimeoutMs: false,
+    })
     await vi.advanceTimersByTimeAsync(499 + 999)
     expect(stream.status).toBe('open')
     await vi.advanceTimersByTimeAsync(5000)
@@ -177,7 +181,11 @@ describe('connect over fetch', () => {
   })
 
   it('waits at least Retry-After when the server answers 503', async () => {
-    server.reply({ kind: 'status', status: 503, headers: { 'retry-after': '7', 'content-type': 'application/json' } })
+    server.reply({
+      kind: 'status',
+      status: 503,
+      headers: { 'retry-after': '7', 'content-type': 'application/json' },
+    })
     const stream = open()
     await tick()
     expect(stream.status).toBe('reconnecting')
@@ -511,7 +519,11 @@ describe('the store interface', () => {
   })
 
   it('keeps the snapshot identity until something changes, and notifies once per chunk', async () => {
-    const stream = connect('https://api.test/s', { transport: 'fetch', fetch: server.fetch, onError: () => {} })
+    const stream = connect('https://api.test/s', {
+      transport: 'fetch',
+      fetch: server.fetch,
+      onError: () => {},
+    })
     const first = stream.getSnapshot()
     expect(stream.getSnapshot()).toBe(first)
     expect(Object.isFrozen(first)).toBe(true)
@@ -553,7 +565,11 @@ describe('async iteration', () => {
   })
 
   it('yields events in order and ends when the run ends', async () => {
-    const stream = connect('https://api.test/s', { transport: 'fetch', fetch: server.fetch, onError: () => {} })
+    const stream = connect('https://api.test/s', {
+      transport: 'fetch',
+      fetch: server.fetch,
+      onError: () => {},
+    })
     const ids: string[] = []
     const reading = (async () => {
       for await (const event of stream) ids.push(`${event.type}#${event.id}`)
@@ -566,7 +582,11 @@ describe('async iteration', () => {
 
   it('throws the fatal error after the buffered events', async () => {
     server.reply({ kind: 'status', status: 403 })
-    const stream = connect('https://api.test/s', { transport: 'fetch', fetch: server.fetch, onError: () => {} })
+    const stream = connect('https://api.test/s', {
+      transport: 'fetch',
+      fetch: server.fetch,
+      onError: () => {},
+    })
     const iterator = stream[Symbol.asyncIterator]()
     await tick()
     await expect(iterator.next()).rejects.toMatchObject({ status: 403 })
@@ -592,7 +612,11 @@ describe('async iteration', () => {
   })
 
   it('stops buffering for a consumer that breaks out of the loop', async () => {
-    const stream = connect('https://api.test/s', { transport: 'fetch', fetch: server.fetch, onError: () => {} })
+    const stream = connect('https://api.test/s', {
+      transport: 'fetch',
+      fetch: server.fetch,
+      onError: () => {},
+    })
     await tick()
     server.last.push(progress(1) + progress(2))
     for await (const event of stream) {

@@ -2,7 +2,10 @@ import type { EventSourceMessage } from 'eventsource-parser'
 import { describe, expect, it } from 'vitest'
 import { createSseDecoder } from '../../src/client/sse-decoder.js'
 
-type Seen = { kind: 'event'; message: EventSourceMessage } | { kind: 'id'; id: string } | { kind: 'retry'; ms: number }
+type Seen =
+  | { kind: 'event'; message: EventSourceMessage }
+  | { kind: 'id'; id: string }
+  | { kind: 'retry'; ms: number }
 
 function decode(chunks: string[]): Seen[] {
   const seen: Seen[] = []
@@ -82,9 +85,13 @@ describe('createSseDecoder', () => {
   it('strips one BOM at the start of the stream only', () => {
     expect(events(['\uFEFFdata: a\n\n'])).toEqual([{ id: undefined, event: undefined, data: 'a' }])
     // A second BOM makes the first line a field named "\uFEFFdata", which is ignored.
-    expect(events(['\uFEFF\uFEFFdata: a\n\ndata: b\n\n'])).toEqual([{ id: undefined, event: undefined, data: 'b' }])
+    expect(events(['\uFEFF\uFEFFdata: a\n\ndata: b\n\n'])).toEqual([
+      { id: undefined, event: undefined, data: 'b' },
+    ])
     // A BOM later in the stream is not at the start: it stays part of the field name.
-    expect(events(['data: a\n\n', '\uFEFFdata: b\n\n'])).toEqual([{ id: undefined, event: undefined, data: 'a' }])
+    expect(events(['data: a\n\n', '\uFEFFdata: b\n\n'])).toEqual([
+      { id: undefined, event: undefined, data: 'a' },
+    ])
   })
 
   it('strips the BOM even when the first chunk is empty', () => {
