@@ -2,6 +2,7 @@ import express from 'express'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TaskwireError } from '../../src/core/index.js'
 import { createHub } from '../../src/server/hub.js'
+import type { HubOptions } from '../../src/server/hub-options.js'
 import { pollUpdates, servePoll } from '../../src/server/serve-poll.js'
 import type { Hub } from '../../src/server/types.js'
 import { startServer, type TestServer } from '../helpers/http-server.js'
@@ -14,7 +15,7 @@ afterEach(async () => {
   for (const hub of hubs.splice(0)) await hub.close()
 })
 
-function hub(options: Parameters<typeof createHub>[0] = {}): Hub {
+function hub(options: HubOptions = {}): Hub {
   const created = createHub({ heartbeatMs: false, ...options })
   hubs.push(created)
   return created
