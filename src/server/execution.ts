@@ -76,6 +76,12 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
    */
   idempotencyTtlMs?: number | undefined
   /**
+   * Receives the error that rejects `done` (a terminal event that could not be published),
+   * so a start nobody awaits never becomes an unhandled rejection.
+   * @defaultValue logs with `console.error`
+   */
+  onError?: ((error: unknown) => void) | undefined
+  /**
    * The clock for the idempotency window, in epoch milliseconds.
    * @defaultValue `Date.now`
    */
@@ -86,10 +92,12 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
 export const DEFAULT_EXECUTION_OPTIONS: Readonly<{
   started: RunStartedData
   idempotencyTtlMs: number
+  onError: (error: unknown) => void
   now: () => number
 }> = Object.freeze({
   started: Object.freeze({}),
   idempotencyTtlMs: 10 * 60_000,
+  onError: (error: unknown) => console.error(error),
   now: () => Date.now(),
 })
 
@@ -102,7 +110,7 @@ export interface Execution {
   /**
    * Resolves with how the run ended once its terminal event is published.
    * Rejects when that event could not be published (a broker outage, a closed hub) or when
-   * `run.started` could not be.
+   * `run.started` could not be; the error also goes to `onError`.
    */
   readonly done: Promise<RunStatus>
   /** Aborted when the execution is cancelled. */
@@ -223,9 +231,13 @@ export function startExecution<C extends Catalog, R = unknown>(
     fail = reject
   })
 
+  const onError = options.onError ?? DEFAULT_EXECUTION_OPTIONS.onError
+  done.catch(onError)
+
   const record: ExecutionRecord = { execution: undefined as unknown as Execution, finishedAtMs: undefined }
   const onAbort = (): void => {
-    void execution.cancel(abortReason(options.signal))
+    // A failure to publish run.cancelled rejects `done`, which reports it.
+    execution.cancel(abortReason(options.signal)).catch(() => undefined)
   }
   const finish = (outcome: { status: RunStatus } | { error: unknown }): void => {
     if (finished) return
@@ -308,7 +320,7 @@ export function startExecution<C extends Catalog, R = unknown>(
     }
   }
   if (options.signal?.aborted) {
-    void execution.cancel(abortReason(options.signal)).catch(() => undefined)
+    onAbort()
   } else {
     options.signal?.addEventListener('abort', onAbort, { once: true })
   }
