@@ -55,6 +55,13 @@ export type EventSourceConstructor = new (
   init?: { withCredentials?: boolean },
 ) => EventSourceLike
 
+/**
+ * An event handler property. Declared through a method so its parameter is checked
+ * bivariantly: the browser's and the `ws` package's handlers take richer event types than
+ * the fields taskwire reads, and must still fit.
+ */
+type HandlerProperty<E> = { handle(event: E): void }['handle']
+
 /** The part of a `WebSocket` taskwire uses; the browser's and the `ws` package's both fit. */
 export interface WebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
@@ -73,13 +80,13 @@ export interface WebSocketLike {
    */
   close(code?: number, reason?: string): void
   /** Called when the socket opens. */
-  onopen: ((event: unknown) => void) | null
+  onopen: HandlerProperty<unknown> | null
   /** Called for each message. */
-  onmessage: ((event: { data: unknown }) => void) | null
+  onmessage: HandlerProperty<{ data: unknown }> | null
   /** Called when the socket closes, with its code and reason. */
-  onclose: ((event: { code: number; reason: string }) => void) | null
+  onclose: HandlerProperty<{ code: number; reason: string }> | null
   /** Called on an error; a close always follows. */
-  onerror: ((event: unknown) => void) | null
+  onerror: HandlerProperty<unknown> | null
 }
 
 /** A `WebSocket` constructor: the global or the `ws` package's. */

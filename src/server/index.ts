@@ -8,6 +8,14 @@
 
 export type { Authorize, AuthorizeDecision, ServeOptions, ServeStreamOptions } from './admit-subscriber.js'
 export { DEFAULT_SERVE_OPTIONS } from './admit-subscriber.js'
+export {
+  type AttachWebSocketOptions,
+  attachWebSocket,
+  DEFAULT_ATTACH_WEBSOCKET_OPTIONS,
+  WEBSOCKET_CLOSE_CODES,
+  type WebSocketConnection,
+  type WebSocketServerLike,
+} from './attach-websocket.js'
 export type {
   Execution,
   ExecutionContext,

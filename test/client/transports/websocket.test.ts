@@ -46,8 +46,6 @@ class FakeSocket implements WebSocketLike {
   }
 }
 
-const tick = () => vi.advanceTimersByTimeAsync(0)
-
 describe('connect over WebSocket', () => {
   beforeEach(() => {
     vi.useFakeTimers()
