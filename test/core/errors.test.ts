@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { runInNewContext } from 'node:vm'
-import { transformSync } from 'esbuild'
+import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 import {
   isTaskwireError,
@@ -17,7 +17,9 @@ type ErrorsModule = typeof import('../../src/core/errors.js')
  */
 function loadErrorsInAnotherRealm(): ErrorsModule {
   const source = readFileSync(new URL('../../src/core/errors.ts', import.meta.url), 'utf8')
-  const { code } = transformSync(source, { loader: 'ts', format: 'cjs', target: 'es2022' })
+  const { outputText: code } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+  })
   const module = { exports: {} as Record<string, unknown> }
   runInNewContext(code, { module, exports: module.exports })
   return module.exports as unknown as ErrorsModule

@@ -39,7 +39,7 @@ export function envelope<T extends DefaultType>(
  * @param specs - each event's type and payload
  */
 export function sequence(
-  specs: readonly { type: DefaultType; data: unknown }[],
+  specs: readonly { type: string; data: unknown }[],
   stream = 'run-1',
 ): DefaultEvent[] {
   return specs.map(
