@@ -14,22 +14,36 @@ export interface StreamServer {
   origin: string
   port: number
   server: Server
+  /** Resolves once every SSE response served so far has closed and released its hub slot. */
+  settled(): Promise<void>
+  /** Drops every connection, HTTP and WebSocket, without a goodbye. */
+  cutAll(): void
   /** Resolves once every TCP connection to the server has closed. */
   idle(): Promise<void>
   close(): Promise<void>
 }
 
 /**
- * Routes: `GET|POST /events/:stream` (SSE via serveNode), `GET /poll/:stream?since=`
+ * Routes: `GET|POST /events/:stream` (SSE via serveNode), `/secure/:stream` (always 401),
+ * `GET /poll/:stream?since=`
  * (pollUpdates as JSON), WebSocket upgrades on `/ws/:stream` (attachWebSocket), and any
  * extra static files given (`/page.html`, `/client.js`).
  */
 export async function startStreamServer(hub: Hub, files: Record<string, string> = {}): Promise<StreamServer> {
+  const served = new Set<Promise<unknown>>()
+  const track = (serving: Promise<unknown>): void => {
+    served.add(serving)
+    void serving.finally(() => served.delete(serving))
+  }
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const [, route, stream] = url.pathname.split('/')
     if (route === 'events' && stream) {
-      void serveNode(hub, req, res, { stream, onError: () => {} })
+      track(serveNode(hub, req, res, { stream, onError: () => {} }))
+      return
+    }
+    if (route === 'secure' && stream) {
+      track(serveNode(hub, req, res, { stream, authorize: () => ({ status: 401 }), onError: () => {} }))
       return
     }
     if (route === 'poll' && stream) {
@@ -76,6 +90,13 @@ export async function startStreamServer(hub: Hub, files: Record<string, string> 
     origin: `http://127.0.0.1:${port}`,
     port,
     server,
+    async settled() {
+      await Promise.all([...served])
+    },
+    cutAll() {
+      server.closeAllConnections()
+      for (const socket of wss.clients) socket.terminate()
+    },
     idle() {
       if (sockets.size === 0) return Promise.resolve()
       return new Promise((resolve) => {
