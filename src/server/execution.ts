@@ -19,8 +19,8 @@ export interface ExecutionContext<C extends Catalog = DefaultCatalog> {
    * @param type - the event type
    * @param data - the payload
    * @returns the envelope as stored
-   * @throws {@link TaskwireValidationError} when the event does not match the catalog
-   * @throws {@link TaskwireError} `aborted` once the execution was cancelled, and
+   * @throws {@link taskwire!TaskwireValidationError} when the event does not match the catalog
+   * @throws {@link taskwire!TaskwireError} `aborted` once the execution was cancelled, and
    *   `stream-closed` after a terminal event
    */
   emit<T extends EventType<C>>(type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>
@@ -90,10 +90,7 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
 
 /** The defaults of {@link StartExecutionOptions}. */
 export const DEFAULT_EXECUTION_OPTIONS: Readonly<{
-  started: RunStartedData
-  idempotencyTtlMs: number
-  onError: (error: unknown) => void
-  now: () => number
+  [K in 'started' | 'idempotencyTtlMs' | 'onError' | 'now']-?: Exclude<StartExecutionOptions[K], undefined>
 }> = Object.freeze({
   started: Object.freeze({}),
   idempotencyTtlMs: 10 * 60_000,
@@ -170,7 +167,7 @@ type UntypedPublish = (stream: string, type: string, data: unknown) => Promise<E
  * @param hub - the hub to publish on; its catalog must hold the `run.*` events
  * @param options - the work, the stream, the idempotency key, a cancel signal
  * @returns the execution, at once: the run starts on the next microtask
- * @throws {@link TaskwireError} `invalid-option` for an empty stream or key
+ * @throws {@link taskwire!TaskwireError} `invalid-option` for an empty stream or key
  * @example
  * ```ts
  * app.post('/runs', (req, res) => {

@@ -16,6 +16,20 @@ import type { Broker } from './types.js'
  */
 export type SnapshotMeta = (stream: string) => Record<string, unknown> | Promise<Record<string, unknown>>
 
+/** The replay bounds of the memory broker a hub creates, per stream. */
+export interface ReplayOptions {
+  /**
+   * Most events kept per stream; a subscriber whose cursor is older gets a `stream.reset`.
+   * @defaultValue `1000`
+   */
+  maxEvents?: number | false | undefined
+  /**
+   * Oldest event kept, by age in milliseconds.
+   * @defaultValue `900_000` (15 minutes)
+   */
+  maxAgeMs?: number | false | undefined
+}
+
 /** Options of `createHub()`. Every field is optional. */
 export interface HubOptions<C extends Catalog = DefaultCatalog> {
   /**
@@ -33,7 +47,7 @@ export interface HubOptions<C extends Catalog = DefaultCatalog> {
    * The bounds of the default memory broker's replay log, per stream. Ignored with `broker`.
    * @defaultValue `{ maxEvents: 1000, maxAgeMs: 900_000 }`
    */
-  replay?: { maxEvents?: number | false | undefined; maxAgeMs?: number | false | undefined } | undefined
+  replay?: ReplayOptions | undefined
   /**
    * Time between heartbeat comments (`: hb`) on every open stream, so proxies keep idle
    * streams open and clients can tell a dead connection from a quiet one. `false` = off.
@@ -103,21 +117,15 @@ export interface HubOptions<C extends Catalog = DefaultCatalog> {
 }
 
 /** {@link HubOptions} with every default applied; `broker` stays undefined when not given. */
-export interface ResolvedHubOptions<C extends Catalog = DefaultCatalog> {
+export type ResolvedHubOptions<C extends Catalog = DefaultCatalog> = {
+  [K in Exclude<keyof HubOptions<C>, 'catalog' | 'broker' | 'replay'>]-?: Exclude<HubOptions<C>[K], undefined>
+} & {
+  /** The catalog events are validated against. */
   catalog: C
+  /** The broker given, if any. */
   broker: Broker | undefined
-  replay: { maxEvents: number | false; maxAgeMs: number | false }
-  heartbeatMs: number | false
-  retryMs: number | false
-  framing: Framing
-  snapshotOnConnect: boolean | SnapshotMeta
-  maxConnections: number | false
-  maxPerStream: number | false
-  retryAfterMs: number
-  highWaterMarkBytes: number | false
-  maxEventBytes: number | false
-  onError: (error: TaskwireError) => void
-  now: () => number
+  /** The replay bounds of the default memory broker. */
+  replay: Required<{ [K in keyof ReplayOptions]: Exclude<ReplayOptions[K], undefined> }>
 }
 
 /** The defaults of {@link HubOptions}. */
@@ -143,7 +151,7 @@ export const DEFAULT_HUB_OPTIONS: Readonly<ResolvedHubOptions> = Object.freeze({
  *
  * @param options - the options given
  * @returns every option, resolved
- * @throws {@link TaskwireError} `invalid-option` when a number is out of range
+ * @throws {@link taskwire!TaskwireError} `invalid-option` when a number is out of range
  */
 export function resolveHubOptions<C extends Catalog = DefaultCatalog>(
   options: HubOptions<C> = {},

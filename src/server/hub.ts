@@ -92,7 +92,7 @@ const scheduleTurn: (task: () => void) => void =
  *
  * @param options - the catalog, broker, limits and timings; see {@link HubOptions}
  * @returns the hub; mount it with an adapter (`serveNode`, `serveWeb` ...)
- * @throws {@link TaskwireError} `invalid-option` for an option out of range
+ * @throws {@link taskwire!TaskwireError} `invalid-option` for an option out of range
  * @example
  * ```ts
  * import { createHub } from 'taskwire/server'

@@ -62,7 +62,7 @@ export const DEFAULT_MEMORY_BROKER_OPTIONS: ResolvedMemoryBrokerOptions = Object
  *
  * @param options - the options given
  * @returns every option, resolved
- * @throws {@link TaskwireError} `invalid-option` when a bound is not a positive number
+ * @throws {@link taskwire!TaskwireError} `invalid-option` when a bound is not a positive number
  */
 export function resolveMemoryBrokerOptions(options: MemoryBrokerOptions = {}): ResolvedMemoryBrokerOptions {
   const resolved: ResolvedMemoryBrokerOptions = {
@@ -106,7 +106,7 @@ const SWEEP_INTERVAL_MS = 1000
  *
  * @param options - the replay bounds, stream eviction, clock and error sink
  * @returns a broker
- * @throws {@link TaskwireError} `invalid-option` for a bound that is not positive
+ * @throws {@link taskwire!TaskwireError} `invalid-option` for a bound that is not positive
  * @example
  * ```ts
  * const hub = createHub({ broker: createMemoryBroker({ maxEvents: 5000 }) })

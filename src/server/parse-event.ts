@@ -11,7 +11,12 @@ import {
 
 /** An event parsed from a request body: its type and its validated payload. */
 export type ParsedEvent<C extends Catalog = DefaultCatalog> = {
-  [K in EventType<C>]: { type: K; data: EventData<C, K> }
+  [K in EventType<C>]: {
+    /** The event type, a key of the catalog. */
+    type: K
+    /** The payload, validated by the catalog's schema for `type`. */
+    data: EventData<C, K>
+  }
 }[EventType<C>]
 
 /** The JSON body of a 400 answer to an invalid event. */
@@ -36,7 +41,7 @@ export interface ValidationErrorBody {
  * @param body - the parsed JSON body, or its text
  * @param catalog - the catalog to validate against
  * @returns the event, typed by the catalog
- * @throws {@link TaskwireValidationError} `invalid-event` when the body is not JSON, not an
+ * @throws {@link taskwire!TaskwireValidationError} `invalid-event` when the body is not JSON, not an
  *   object, has no string `type`, or its `data` is invalid (one issue per field, paths like
  *   `data.status`); `unknown-event-type` when the catalog lacks the type
  * @example
@@ -90,7 +95,7 @@ export function parseEvent<C extends Catalog = DefaultCatalog>(
  * @param request - the request
  * @param catalog - the catalog to validate against
  * @returns the event, typed by the catalog
- * @throws {@link TaskwireValidationError} as {@link parseEvent} does
+ * @throws {@link taskwire!TaskwireValidationError} as {@link parseEvent} does
  * @example
  * ```ts
  * export async function POST(request: Request) {

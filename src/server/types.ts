@@ -157,8 +157,8 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    * @param type - the event type
    * @param data - the payload
    * @returns the envelope as stored
-   * @throws {@link TaskwireValidationError} when the type is unknown or the data invalid
-   * @throws {@link TaskwireError} `event-too-large` past `maxEventBytes`
+   * @throws {@link taskwire!TaskwireValidationError} when the type is unknown or the data invalid
+   * @throws {@link taskwire!TaskwireError} `event-too-large` past `maxEventBytes`
    */
   publish<T extends EventType<C>>(stream: string, type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>
   /**
@@ -168,7 +168,7 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    * @param options - the cursor and framing
    * @returns the subscription, or null when the stream has ended and nothing follows the
    *   cursor (serve it as HTTP 204)
-   * @throws {@link TaskwireHttpError} 503 `connection-limit` or `stream-limit`, with
+   * @throws {@link taskwire!TaskwireHttpError} 503 `connection-limit` or `stream-limit`, with
    *   `retryAfterMs`, when a limit is reached
    */
   subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription | null>
