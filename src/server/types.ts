@@ -40,7 +40,8 @@ export interface Broker {
    */
   append(event: UnsequencedEvent): Promise<Envelope>
   /**
-   * Reads the retained events after a cursor.
+   * Reads the retained events after a cursor. A cursor of `"0"` reads like `null`; a
+   * cursor the stream never issued (not an id, or past the newest) reads as `expired`.
    *
    * @param stream - the stream
    * @param afterId - the last id the reader has, or null for the whole retained log
@@ -54,7 +55,11 @@ export interface Broker {
    */
   state(stream: string): Promise<RunState>
   /**
-   * Listens to the events appended to a stream from now on, in id order.
+   * Listens to the events appended to a stream from now on, in id order, each once. The
+   * hub subscribes before it reads the replay and relies on this to leave no gap: every
+   * event appended after `subscribe` returns must reach the listener, even when the broker's
+   * own subscription (a Redis connection) becomes active later; such a broker closes the
+   * gap itself, for example by reading its log from the newest id at subscribe time.
    *
    * @param stream - the stream
    * @param listener - called once per event
