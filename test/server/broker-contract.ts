@@ -115,6 +115,7 @@ export function brokerContract(
       const stream = fresh()
       const events = await appendMany(broker, stream, 6)
       expect(await broker.read(stream, null)).toEqual({ events, expired: false })
+      expect(await broker.read(stream, '0')).toEqual({ events, expired: false })
       expect(await broker.read(stream, events[2]!.id)).toEqual({ events: events.slice(3), expired: false })
       expect(await broker.read(stream, events[5]!.id)).toEqual({ events: [], expired: false })
     })

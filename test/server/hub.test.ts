@@ -88,45 +88,48 @@ describe('createHub', () => {
     expect(sink.envelopes().map((envelope) => envelope.type)).toEqual(['task.created', 'task.created'])
   })
 
-  it('delivers every event after its cursor exactly once, in order, to subscribers joining while events are published', async () => {
-    const hub = makeHub({ replay: { maxEvents: 10_000 } })
-    const total = 400
-    const random = seededRandom(7)
-    let published = 0
-    const waiters: { at: number; resolve: () => void }[] = []
-    const publisher = (async () => {
-      for (let n = 1; n <= total; n++) {
-        await hub.publish('race', 'task.progress', { taskId: 't', percent: (n * 100) / (total + 1) })
-        published = n
-        for (const waiter of waiters.filter((w) => w.at <= n)) {
-          waiters.splice(waiters.indexOf(waiter), 1)
-          waiter.resolve()
+  it.each([7, 11, 2026])(
+    'delivers every event after its cursor exactly once, in order, to subscribers joining while events are published (seed %i)',
+    async (seed) => {
+      const hub = makeHub({ replay: { maxEvents: 10_000 } })
+      const total = 400
+      const random = seededRandom(seed)
+      let published = 0
+      const waiters: { at: number; resolve: () => void }[] = []
+      const publisher = (async () => {
+        for (let n = 1; n <= total; n++) {
+          await hub.publish('race', 'task.progress', { taskId: 't', percent: (n * 100) / (total + 1) })
+          published = n
+          for (const waiter of waiters.filter((w) => w.at <= n)) {
+            waiters.splice(waiters.indexOf(waiter), 1)
+            waiter.resolve()
+          }
+          // End the turn now and then so batches flush while others subscribe.
+          if (random(5) === 0) await nextTurn()
         }
-        // End the turn now and then so batches flush while others subscribe.
-        if (random(5) === 0) await nextTurn()
-      }
-      await hub.publish('race', 'run.completed', {})
-    })()
-    const subscribers = Array.from({ length: 100 }, async (_, index) => {
-      const at = random(total)
-      if (at > published) await new Promise<void>((resolve) => waiters.push({ at, resolve }))
-      const known = published
-      const kind = index % 4
-      const cursor = kind === 0 ? null : kind === 1 ? '0' : String(kind === 2 ? known : random(known + 1))
-      const subscription = await hub.subscribe('race', { lastEventId: cursor })
-      if (!subscription) throw new Error('stream ended too early')
-      const sink = createTestSink()
-      if (index % 3 === 0) await nextTurn() // start late: live events wait in the subscription
-      subscription.start(sink)
-      expect(await subscription.ended).toBe('terminal')
-      const first = cursor === null ? 1 : Number(cursor) + 1
-      const expected = Array.from({ length: total + 2 - first }, (_, i) => String(first + i))
-      expect(ids(sink)).toEqual(expected)
-      expect(sink.events.at(-1)?.event).toBe('run.completed')
-    })
-    await Promise.all([publisher, ...subscribers])
-    expect(hub.stats()).toEqual({ connections: 0, streams: 0, brokerListeners: 0, timers: 0 })
-  })
+        await hub.publish('race', 'run.completed', {})
+      })()
+      const subscribers = Array.from({ length: 100 }, async (_, index) => {
+        const at = random(total)
+        if (at > published) await new Promise<void>((resolve) => waiters.push({ at, resolve }))
+        const known = published
+        const kind = index % 4
+        const cursor = kind === 0 ? null : kind === 1 ? '0' : String(kind === 2 ? known : random(known + 1))
+        const subscription = await hub.subscribe('race', { lastEventId: cursor })
+        if (!subscription) throw new Error('stream ended too early')
+        const sink = createTestSink()
+        if (index % 3 === 0) await nextTurn() // start late: live events wait in the subscription
+        subscription.start(sink)
+        expect(await subscription.ended).toBe('terminal')
+        const first = cursor === null ? 1 : Number(cursor) + 1
+        const expected = Array.from({ length: total + 2 - first }, (_, i) => String(first + i))
+        expect(ids(sink)).toEqual(expected)
+        expect(sink.events.at(-1)?.event).toBe('run.completed')
+      })
+      await Promise.all([publisher, ...subscribers])
+      expect(hub.stats()).toEqual({ connections: 0, streams: 0, brokerListeners: 0, timers: 0 })
+    },
+  )
 
   it('sends stream.reset with the folded state when the cursor fell out of the replay log', async () => {
     const hub = makeHub({ replay: { maxEvents: 3 } })
@@ -217,6 +220,35 @@ describe('createHub', () => {
     await publishTasks(hub, 'job', 7, 7)
     await a.sink.until((s) => s.events.length === 7)
     expect(a.sink.chunks).toHaveLength(4)
+  })
+
+  it('serializes an event once however many subscribers receive it', async () => {
+    const stringifyCalls = async (subscribers: number): Promise<number> => {
+      const hub = makeHub()
+      const sinks = []
+      for (let i = 0; i < subscribers; i++) sinks.push((await open(hub, 'job')).sink)
+      const stringify = vi.spyOn(JSON, 'stringify')
+      await hub.publish('job', 'task.created', { taskId: 't1', note: 'payload' })
+      await Promise.all(sinks.map((sink) => sink.until((s) => s.events.length === 1)))
+      const calls = stringify.mock.calls.length
+      stringify.mockRestore()
+      return calls
+    }
+    await stringifyCalls(1) // zod compiles its schema on first use, serializing key names
+    const one = await stringifyCalls(1)
+    expect(await stringifyCalls(50)).toBe(one)
+  })
+
+  it('serializes a replayed event once however many subscribers replay it', async () => {
+    const hub = makeHub()
+    await publishTasks(hub, 'job', 1, 3)
+    await open(hub, 'job') // the first replay serializes the frames
+    const stringify = vi.spyOn(JSON, 'stringify')
+    for (let i = 0; i < 20; i++) {
+      const { sink } = await open(hub, 'job')
+      expect(sink.events).toHaveLength(3)
+    }
+    expect(stringify).not.toHaveBeenCalled()
   })
 
   it('rejects an invalid or unknown event with a typed error and publishes nothing', async () => {
