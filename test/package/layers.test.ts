@@ -57,6 +57,42 @@ function importsOf(text: string): { specifier: string; line: number }[] {
   }))
 }
 
+/** Node-only globals: in scope for the type checker (`types: ["node"]`), absent in browsers. */
+const nodeGlobals = new Set([
+  'Buffer',
+  'process',
+  '__dirname',
+  '__filename',
+  'setImmediate',
+  'clearImmediate',
+  'require',
+])
+
+/**
+ * Lists uses of Node-only globals, skipping comments, strings, property names (`x.process`)
+ * and object keys (`{ process: 1 }`).
+ */
+function nodeGlobalsIn(text: string): { name: string; line: number }[] {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, ts.LanguageVariant.Standard, text)
+  const found: { name: string; line: number }[] = []
+  let previous = ts.SyntaxKind.Unknown
+  let candidate: { name: string; line: number } | null = null
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (candidate !== null && token !== ts.SyntaxKind.ColonToken) found.push(candidate)
+    candidate = null
+    const afterDot = previous === ts.SyntaxKind.DotToken || previous === ts.SyntaxKind.QuestionDotToken
+    if (token === ts.SyntaxKind.Identifier && !afterDot && nodeGlobals.has(scanner.getTokenValue())) {
+      candidate = {
+        name: scanner.getTokenValue(),
+        line: text.slice(0, scanner.getTokenStart()).split('\n').length,
+      }
+    }
+    previous = token
+  }
+  if (candidate !== null) found.push(candidate)
+  return found
+}
+
 /** The first path segment under `src/`, or null for a file outside it. */
 function layerOfPath(path: string): string | null {
   const parts = path.split('/')
@@ -106,6 +142,11 @@ function checkLayers(file: string, text: string): Violation[] {
       flag(specifier, line, `src/${layer} may import only ${[layer, ...allowed].join(', ')}, not ${target}`)
     }
   }
+  if (webLayers.has(layer)) {
+    for (const { name, line } of nodeGlobalsIn(text)) {
+      flag(name, line, `src/${layer} must run outside Node: ${name} is a Node global`)
+    }
+  }
   return violations
 }
 
@@ -118,23 +159,26 @@ function sourceFiles(directory: string): string[] {
 }
 
 describe('layer rules', () => {
-  it('flags imports against the layer direction, Node builtins in web layers and undeclared packages', () => {
+  it('flags imports against the layer direction, Node builtins and globals in web layers, and undeclared packages', () => {
     const text = [
       "import { createHub } from '../server/hub.js'",
       "export { connect } from '../client/connect.js'",
       "import type { Hub } from 'taskwire/server'",
       "import { readFile } from 'node:fs/promises'",
-      "const { Buffer } = await import('buffer')",
+      "const zlib = await import('zlib')",
       "import { WebSocketServer } from 'ws'",
-      '// a comment that mentions import("node:net") is not an import',
+      '// a comment that mentions import("node:net") or Buffer is neither',
+      "const bytes = Buffer.byteLength('x')",
+      "const options = { process: true, env: options.process, text: 'process' }",
     ].join('\n')
     expect(checkLayers('src/core/bad.ts', text).map((v) => [v.line, v.specifier])).toEqual([
       [1, '../server/hub.js'],
       [2, '../client/connect.js'],
       [3, 'taskwire/server'],
       [4, 'node:fs/promises'],
-      [5, 'buffer'],
+      [5, 'zlib'],
       [6, 'ws'],
+      [8, 'Buffer'],
     ])
   })
 
@@ -145,6 +189,7 @@ describe('layer rules', () => {
       checkLayers('src/server/serve-node.ts', "import type { ServerResponse } from 'node:http'"),
     ).toEqual([])
     expect(checkLayers('src/client/x.ts', "import { createParser } from 'eventsource-parser'")).toEqual([])
+    expect(checkLayers('src/server/x.ts', 'const size = Buffer.byteLength(text)')).toEqual([])
   })
 
   it('flags a client import of the server and a server import of the client', () => {
