@@ -271,6 +271,53 @@ describe('createHub', () => {
     expect(await hub.read('job')).toEqual({ events: [], expired: false, ended: false })
   })
 
+  it('rejects a payload that cannot be serialized as JSON with a validation error', async () => {
+    const hub = makeHub()
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    const error = await hub
+      .publish('job', 'node.progress', { nodeId: 'n', data: { big: 10n } })
+      .catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(TaskwireValidationError)
+    expect((error as TaskwireValidationError).issues[0]?.path).toBe('data')
+    await expect(hub.publish('job', 'node.progress', { nodeId: 'n', data: circular })).rejects.toBeInstanceOf(
+      TaskwireValidationError,
+    )
+    expect((await hub.read('job')).events).toEqual([])
+  })
+
+  it('frees the slot when the snapshot meta cannot be read', async () => {
+    const hub = makeHub({
+      snapshotOnConnect: async () => {
+        throw new Error('database down')
+      },
+    })
+    await expect(hub.subscribe('job')).rejects.toThrow('database down')
+    expect(hub.stats()).toEqual({ connections: 0, streams: 0, brokerListeners: 0, timers: 0 })
+  })
+
+  it('delivers events another hub publishes on the same broker', async () => {
+    const broker = createCountingBroker()
+    const publisher = makeHub({ broker })
+    const viewer = makeHub({ broker })
+    const { sink } = await open(viewer, 'job')
+    await publishTasks(publisher, 'job', 1, 2)
+    await sink.until((s) => s.events.length === 2)
+    expect(ids(sink)).toEqual(['1', '2'])
+  })
+
+  it('lets close be called more than once', async () => {
+    const hub = makeHub()
+    const subscription = await hub.subscribe('job')
+    const sink = createTestSink()
+    subscription?.start(sink)
+    subscription?.close()
+    subscription?.close()
+    expect(await subscription?.ended).toBe('client')
+    expect(sink.ended).toEqual({ error: undefined })
+    expect(hub.stats().connections).toBe(0)
+  })
+
   it('reads events after a cursor for polling, with the ended flag', async () => {
     const hub = makeHub()
     await publishTasks(hub, 'job', 1, 3)
