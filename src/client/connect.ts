@@ -40,7 +40,7 @@ const ENDED_STATUSES = new Set(['completed', 'failed', 'cancelled'])
  * @param url - the stream's URL (`ws:`/`wss:` or `http(s):` for the `websocket` transport)
  * @param options - transport, headers, catalog, backoff and the rest; see {@link ConnectOptions}
  * @returns the stream handle, already connecting
- * @throws {@link TaskwireError} `invalid-option` when the chosen transport has no
+ * @throws `TaskwireError` with code `invalid-option` when the chosen transport has no
  *   constructor or `fetch` to run on, or an option is out of range
  * @example
  * ```ts

@@ -239,16 +239,36 @@ export interface ResolvedConnectOptions<C extends Catalog = Catalog> {
 
 /** The defaults of {@link ConnectOptions}, in one place. */
 export const DEFAULT_CONNECT_OPTIONS = Object.freeze({
+  /** Opens EventSource for a plain GET where it exists, fetch otherwise. */
   transport: 'auto',
+  /** GET, as an `EventSource` does. */
   method: 'GET',
+  /** Cookies for the page's own origin only. */
   credentials: 'same-origin',
+  /** No resume point: the server sends what it has from the start. */
   lastEventId: null,
+  /** `run.completed`, `run.failed`, `run.cancelled`. */
   closeOn: terminalEventTypes,
-  backoff: Object.freeze({ initialMs: 500, factor: 2, maxMs: 30_000, resetAfterMs: 10_000 }),
+  /** 500 ms doubling up to 30 s, reset after 10 s of healthy connection. */
+  backoff: Object.freeze({
+    /** The first window. */
+    initialMs: 500,
+    /** Growth per failed attempt. */
+    factor: 2,
+    /** The largest window. */
+    maxMs: 30_000,
+    /** Open this long counts as healthy. */
+    resetAfterMs: 10_000,
+  }),
+  /** Three 15-second server heartbeats. */
   heartbeatTimeoutMs: 45_000,
+  /** One poll a second. */
   pollIntervalMs: 1000,
+  /** A 401 is final. */
   retryOn401: false,
+  /** Every event validated; unknown types rejected. */
   validate: 'strict',
+  /** Events an iterator may fall behind. */
   iteratorBufferSize: 1000,
 } as const)
 

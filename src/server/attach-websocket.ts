@@ -84,7 +84,10 @@ export interface AttachWebSocketOptions {
 }
 
 /** The defaults of {@link AttachWebSocketOptions}. */
-export const DEFAULT_ATTACH_WEBSOCKET_OPTIONS = Object.freeze({ firstMessageTimeoutMs: 10_000 })
+export const DEFAULT_ATTACH_WEBSOCKET_OPTIONS = Object.freeze({
+  /** Ten seconds for the first message. */
+  firstMessageTimeoutMs: 10_000,
+})
 
 /**
  * The close codes {@link attachWebSocket} uses. A WebSocket has no status line, so the HTTP
