@@ -63,7 +63,7 @@ interface Sub {
   /** Live events that arrived before start(). */
   buffer: Envelope[]
   bufferChars: number
-  /** Bytes of a first replay the connection may still hold beyond the high-water mark. */
+  /** Bytes of a first replay the connection may hold on top of the high-water mark. */
   allowance: number
   endError: TaskwireError | undefined
   resolveEnded: (reason: SubscriptionEndReason) => void
@@ -262,8 +262,10 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     }
     if (hwm === false) return true
     if (first) {
-      // A replay larger than the mark may drain; only growth beyond it means falling behind.
-      sub.allowance = Math.max(0, buffered - hwm)
+      // A first replay larger than the mark is owed to the client, not a sign it lags: it may
+      // drain while live events pile up to another full mark on top of it. Cutting it sooner
+      // would make a slow link reconnect, replay the same backlog and be cut again.
+      sub.allowance = buffered > hwm ? buffered : 0
     } else if (buffered <= hwm) {
       sub.allowance = 0
     } else if (buffered > hwm + sub.allowance) {

@@ -94,7 +94,7 @@ describe('hub limits', () => {
     expect(got).toEqual(['1', '2', '3', '4', '5'])
   })
 
-  it('lets a first replay larger than the mark drain, but ends the subscriber when it grows past it', async () => {
+  it('lets a first replay larger than the mark drain, and ends the subscriber once live events pile a mark on top', async () => {
     const hub = makeHub({ highWaterMarkBytes: 2048 })
     for (let n = 1; n <= 30; n++)
       await hub.publish('a', 'task.created', { taskId: `t${n}`, note: 'x'.repeat(100) })
@@ -109,8 +109,17 @@ describe('hub limits', () => {
     subscription?.start(sink)
     expect(sink.events).toHaveLength(30)
     expect(sink.ended).toBeUndefined()
-    await hub.publish('a', 'task.created', { taskId: 't31' })
+    // Live events may pile up to one more mark on top of the undrained replay.
+    for (let n = 31; n <= 36; n++)
+      await hub.publish('a', 'task.created', { taskId: `t${n}`, note: 'x'.repeat(100) })
+    await sink.until((s) => s.events.length === 36)
+    expect(sink.ended).toBeUndefined()
+    for (let n = 37; n <= 50 && !sink.ended; n++) {
+      await hub.publish('a', 'task.created', { taskId: `t${n}`, note: 'x'.repeat(100) })
+      await nextTurn()
+    }
     expect(await subscription?.ended).toBe('slow-consumer')
+    expect(sink.buffered).toBeGreaterThan(2048 + 30 * 250)
   })
 
   it('bounds the live events kept for a subscription that has not started', async () => {
