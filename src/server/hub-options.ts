@@ -93,7 +93,8 @@ export interface HubOptions<C extends Catalog = DefaultCatalog> {
    * Most bytes a subscriber's connection may hold unsent; past it the subscriber is ended
    * as a `slow-consumer` and resumes from its last id, so nothing is lost and memory stays
    * bounded. The same bound applies to live events kept for a subscription before it
-   * starts. A first replay larger than the mark is allowed to drain. `false` = no limit.
+   * starts. A first replay larger than the mark may drain with up to one more mark of live
+   * events on top of it. `false` = no limit.
    * @defaultValue `1_048_576` (1 MiB)
    */
   highWaterMarkBytes?: number | false | undefined
