@@ -88,9 +88,13 @@ describe('createHub', () => {
     expect(sink.envelopes().map((envelope) => envelope.type)).toEqual(['task.created', 'task.created'])
   })
 
-  it.each([7, 11, 2026])(
-    'delivers every event after its cursor exactly once, in order, to subscribers joining while events are published (seed %i)',
-    async (seed) => {
+  it.each([
+    [7, 'ends turns now and then'],
+    [11, 'ends turns now and then'],
+    [2026, 'never ends a turn'],
+  ])(
+    'delivers every event after its cursor exactly once, in order, to subscribers joining while events are published (seed %i, publisher %s)',
+    async (seed, publisherMode) => {
       const hub = makeHub({ replay: { maxEvents: 10_000 } })
       const total = 400
       const random = seededRandom(seed)
@@ -98,14 +102,15 @@ describe('createHub', () => {
       const waiters: { at: number; resolve: () => void }[] = []
       const publisher = (async () => {
         for (let n = 1; n <= total; n++) {
-          await hub.publish('race', 'task.progress', { taskId: 't', percent: (n * 100) / (total + 1) })
+          // A note large enough that batches also reach the size that flushes them at once.
+          await hub.publish('race', 'task.progress', { taskId: 't', note: 'x'.repeat(500), percent: n / 10 })
           published = n
           for (const waiter of waiters.filter((w) => w.at <= n)) {
             waiters.splice(waiters.indexOf(waiter), 1)
             waiter.resolve()
           }
           // End the turn now and then so batches flush while others subscribe.
-          if (random(5) === 0) await nextTurn()
+          if (random(5) === 0 && publisherMode !== 'never ends a turn') await nextTurn()
         }
         await hub.publish('race', 'run.completed', {})
       })()
