@@ -19,7 +19,9 @@ export interface MemoryBrokerOptions {
    * A stream that has had no event appended for this long and has no listener is forgotten
    * entirely: its log and its folded state. A later reader of it sees an empty stream (and
    * a reader with a cursor gets a reset). This is what bounds memory when streams come
-   * and go: one per run, job or execution.
+   * and go: one per run, job or execution. A forgotten stream that is published to again
+   * counts its ids from `"1"` anew, so give each run its own stream id rather than reusing
+   * one (the execution runner does).
    * @defaultValue `3_600_000` (1 hour)
    */
   idleStreamMs?: number | false | undefined

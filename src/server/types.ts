@@ -185,7 +185,8 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    */
   read(stream: string, afterId?: string | null): Promise<HubReadResult<C>>
   /**
-   * The stream's current state, folded by `reduceRun`.
+   * The stream's current state, folded by `reduceRun`. It may be the broker's own copy:
+   * treat it as read-only.
    *
    * @param stream - the stream
    */
