@@ -352,6 +352,34 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
 
   const nowIso = (): string => new Date(config.now()).toISOString()
 
+  const stateEnvelope = (stream: string, type: string, state: RunState, data: unknown): Envelope => ({
+    type,
+    stream,
+    // A stream without events has no id yet; "0" reads as "from the start" on resume.
+    id: state.lastEventId ?? '0',
+    ts: nowIso(),
+    data,
+  })
+
+  // A broker hands out the same state object until the next event, so the many viewers that
+  // open one stream at once (a dashboard, a reconnect storm) share one serialized snapshot.
+  const stateFrames = new WeakMap<RunState, Map<string, string>>()
+  const stateFrame = (sub: Sub, kind: string, state: RunState, data: unknown): string => {
+    let byKind = stateFrames.get(state)
+    if (!byKind) {
+      byKind = new Map()
+      stateFrames.set(state, byKind)
+    }
+    const key = `${sub.stream}\n${sub.framing}\n${kind}`
+    let frame = byKind.get(key)
+    if (frame === undefined) {
+      const type = kind.startsWith('stream.reset') ? 'stream.reset' : 'stream.snapshot'
+      frame = frames.frame(stateEnvelope(sub.stream, type, state, data), sub.framing)
+      byKind.set(key, frame)
+    }
+    return frame
+  }
+
   /** Prepares what start() writes before live events: a snapshot, a reset or the replay. */
   const prepare = async (sub: Sub, cursor: string | null): Promise<boolean> => {
     const state = await broker.state(sub.stream)
@@ -362,26 +390,16 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     if (terminal && !read.expired && read.events.length === 0 && !wantsSnapshot) return false
     if (wantsSnapshot) {
       const meta = typeof snapshotOnConnect === 'function' ? await snapshotOnConnect(sub.stream) : undefined
-      const envelope: Envelope = {
-        type: 'stream.snapshot',
-        stream: sub.stream,
-        id: state.lastEventId ?? '0',
-        ts: nowIso(),
-        data: meta === undefined ? { state } : { state, meta },
-      }
-      sub.initial = frames.frame(envelope, sub.framing)
+      sub.initial =
+        meta === undefined
+          ? stateFrame(sub, 'stream.snapshot', state, { state })
+          : frames.frame(stateEnvelope(sub.stream, 'stream.snapshot', state, { state, meta }), sub.framing)
       sub.lastId = state.lastEventId
       sub.initialTerminal = terminal
     } else if (read.expired) {
       const order = cursor === null ? -1 : compareEventIds(cursor, state.lastEventId ?? '0')
-      const envelope: Envelope = {
-        type: 'stream.reset',
-        stream: sub.stream,
-        id: state.lastEventId ?? '0',
-        ts: nowIso(),
-        data: { state, reason: order <= 0 ? 'cursor-expired' : 'cursor-unknown' },
-      }
-      sub.initial = frames.frame(envelope, sub.framing)
+      const reason = order <= 0 ? 'cursor-expired' : 'cursor-unknown'
+      sub.initial = stateFrame(sub, `stream.reset:${reason}`, state, { state, reason })
       sub.lastId = state.lastEventId
       sub.initialTerminal = terminal
     } else {

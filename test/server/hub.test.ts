@@ -180,6 +180,21 @@ describe('createHub', () => {
     expect(ids(resumed.sink)).toEqual(['3', '4'])
   })
 
+  it('serializes one snapshot for the many viewers that open a stream at once', async () => {
+    const hub = makeHub({ snapshotOnConnect: true })
+    await publishTasks(hub, 'job', 1, 3)
+    await open(hub, 'job')
+    const stringify = vi.spyOn(JSON, 'stringify')
+    const viewers = await Promise.all(Array.from({ length: 20 }, () => open(hub, 'job')))
+    expect(stringify).not.toHaveBeenCalled()
+    for (const { sink } of viewers)
+      expect(sink.events.map((event) => event.event)).toEqual(['stream.snapshot'])
+    await publishTasks(hub, 'job', 4, 4)
+    const later = await open(hub, 'job')
+    expect(stringify).toHaveBeenCalled()
+    expect(later.sink.envelopes()[0]).toMatchObject({ type: 'stream.snapshot', id: '4' })
+  })
+
   it('sends a snapshot with id 0 for a stream without events', async () => {
     const hub = makeHub({ snapshotOnConnect: true })
     const { sink } = await open(hub, 'empty')
