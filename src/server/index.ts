@@ -23,8 +23,6 @@ export type {
   StartExecutionOptions,
 } from './execution.js'
 export { cancelExecution, DEFAULT_EXECUTION_OPTIONS, startExecution } from './execution.js'
-export type { FrameCache } from './frame-cache.js'
-export { createFrameCache, exceedsUtf8Bytes } from './frame-cache.js'
 export { sseHeaders, sseHeadersFor } from './headers.js'
 export type { Heartbeat, HeartbeatOptions } from './heartbeat.js'
 export { createHeartbeat } from './heartbeat.js'
