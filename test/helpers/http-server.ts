@@ -41,6 +41,13 @@ export interface TestServer {
    * @returns how many sockets were destroyed
    */
   dropConnections(predicate: (request: SeenRequest) => boolean): number
+  /**
+   * Resolves once the server side of every matching request has closed (a client that
+   * destroyed its end is only seen by the server a moment later).
+   *
+   * @param predicate - which requests
+   */
+  whenClosed(predicate: (request: SeenRequest) => boolean): Promise<void>
   /** Closes every connection and the server. */
   close(): Promise<void>
 }
@@ -93,6 +100,10 @@ export async function startServer(handler: RequestListener | Server): Promise<Te
         }
       }
       return count
+    },
+    async whenClosed(predicate) {
+      const open = requests.filter((seen) => predicate(seen) && !seen.res.closed)
+      await Promise.all(open.map((seen) => once(seen.res, 'close')))
     },
     async close() {
       server.closeAllConnections()

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 
 /** A plain Web handler, as Next.js, Bun, Deno and Workers call it. */
@@ -55,16 +56,15 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
       const { done, value } = await reader.read()
       if (done) break
       if (!res.write(value)) {
-        if (res.destroyed) break
-        await new Promise<void>((resolve) => {
-          const settle = (): void => {
-            res.off('drain', settle)
-            res.off('close', settle)
-            resolve()
-          }
-          res.once('drain', settle)
-          res.once('close', settle)
-        })
+        // Wait for the socket to drain, but give up as soon as the body errors: a handler
+        // that errors its stream wants the connection cut now, not once the client reads.
+        const cleanup = new AbortController()
+        const signal = cleanup.signal
+        await Promise.race([
+          once(res, 'drain', { signal }),
+          once(res, 'close', { signal }),
+          reader.closed,
+        ]).finally(() => cleanup.abort())
       }
       if (res.destroyed) break
     }
