@@ -3,6 +3,7 @@ import { connect, createServer as createHttp2Server } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TaskwireError, TaskwireHttpError } from '../../src/core/index.js'
+import { createHub } from '../../src/server/hub.js'
 import { type ServeResult, serveNode } from '../../src/server/serve-node.js'
 import type { Hub } from '../../src/server/types.js'
 import { type FakeHub, fakeHub, fakeSubscription } from '../helpers/fake-hub.js'
@@ -258,5 +259,30 @@ describe('serveNode streams', () => {
       session.destroy()
       h2.close()
     }
+  })
+})
+
+describe('serveNode with a real hub', () => {
+  it('ends the response after the terminal event and cuts open responses when the hub closes', async () => {
+    const hub = createHub({ heartbeatMs: false })
+    const results: Promise<ServeResult>[] = []
+    server = await startServer((req, res) => {
+      results.push(serveNode(hub, req, res, { stream: (req.url ?? '').slice(1) }))
+    })
+    await hub.publish('done', 'run.started', {})
+    await hub.publish('done', 'run.completed', {})
+    const ended = await httpGet(`${server.url}/done`)
+    expect(await bodyText(ended.message)).toMatch(
+      /^retry: 2000\n\nid: 1\nevent: run.started\n[^]*event: run.completed\n/,
+    )
+    expect(await results[0]).toEqual({ status: 200, reason: 'terminal' })
+
+    const open = await httpGet(`${server.url}/live`)
+    open.message.setEncoding('utf8')
+    await once(open.message, 'data')
+    const cut = once(open.message, 'error')
+    await hub.close()
+    expect(((await cut) as [NodeJS.ErrnoException])[0].code).toBe('ECONNRESET')
+    expect(await results[1]).toEqual({ status: 200, reason: 'hub-closed' })
   })
 })

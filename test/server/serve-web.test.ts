@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it, vi } from 'vitest'
-import { TaskwireError, TaskwireHttpError } from '../../src/core/index.js'
+import { type Envelope, encodeEvent, TaskwireError, TaskwireHttpError } from '../../src/core/index.js'
+import { createHub } from '../../src/server/hub.js'
 import { serveWeb } from '../../src/server/serve-web.js'
 import type { Hub } from '../../src/server/types.js'
 import { fakeHub, fakeSubscription } from '../helpers/fake-hub.js'
@@ -191,6 +192,50 @@ describe('serveWeb streams', () => {
     ]) {
       const source = await readFile(new URL(`../../src/server/${file}`, import.meta.url), 'utf8')
       expect(source, file).not.toMatch(/from ['"]node:/)
+    }
+  })
+})
+
+describe('serveWeb with a real hub', () => {
+  it('returns the hub to zero after 1000 in-process connect/disconnect cycles, by abort and by cancel', async () => {
+    const hub = createHub({ heartbeatMs: 1000 })
+    await hub.publish('cycles', 'task.created', { taskId: 't1' })
+    try {
+      for (let i = 0; i < 1000; i++) {
+        const controller = new AbortController()
+        const response = await serveWeb(hub, request('/e', { signal: controller.signal }), {
+          stream: 'cycles',
+        })
+        const reader = response.body?.getReader()
+        const first = await reader?.read()
+        expect(new TextDecoder().decode(first?.value)).toMatch(/^retry: 2000\n\nid: 1\n/)
+        expect(hub.stats()).toEqual({ connections: 1, streams: 1, brokerListeners: 1, timers: 1 })
+        if (i % 2 === 0) controller.abort()
+        else await reader?.cancel()
+        expect(hub.stats()).toEqual({ connections: 0, streams: 0, brokerListeners: 0, timers: 0 })
+      }
+    } finally {
+      await hub.close()
+    }
+  })
+
+  it('ends the body after the terminal event, and answers 204 to a reconnect after it', async () => {
+    const hub = createHub({ heartbeatMs: false, retryMs: false })
+    try {
+      await hub.publish('run-1', 'run.started', {})
+      const terminal = await hub.publish('run-1', 'run.completed', {})
+      const response = await serveWeb(hub, request('/e'), { stream: 'run-1' })
+      const text = await response.text()
+      expect(text).toBe(
+        `${encodeEvent((await hub.read('run-1')).events[0] as Envelope)}${encodeEvent(terminal)}`,
+      )
+      const again = await serveWeb(hub, request('/e', { headers: { 'Last-Event-ID': terminal.id } }), {
+        stream: 'run-1',
+      })
+      expect(again.status).toBe(204)
+      expect(hub.stats().connections).toBe(0)
+    } finally {
+      await hub.close()
     }
   })
 })
