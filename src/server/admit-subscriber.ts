@@ -21,7 +21,7 @@ export type AuthorizeDecision =
 
 /**
  * Decides whether a request may read a stream, before any byte of the stream is written. It
- * may also throw a {@link TaskwireHttpError} with status 401, 403 or 404; any other throw is
+ * may also throw a {@link taskwire!TaskwireHttpError} with status 401, 403 or 404; any other throw is
  * answered with 500 and reported through `onError`.
  *
  * @param request - the request, as the adapter received it
@@ -63,8 +63,11 @@ export interface ServeStreamOptions<R> extends ServeOptions<R> {
 
 /** What the adapters default to; see each field of {@link ServeStreamOptions}. */
 export const DEFAULT_SERVE_OPTIONS = Object.freeze({
+  /** Admits every request. */
   authorize: (): AuthorizeDecision => true,
+  /** No extra headers. */
   headers: Object.freeze({}) as Readonly<Record<string, string>>,
+  /** Logs the error with `console.error`. */
   onError: (error: unknown): void => {
     console.error(error)
   },
@@ -72,10 +75,15 @@ export const DEFAULT_SERVE_OPTIONS = Object.freeze({
 
 /** {@link ServeStreamOptions} with every default applied. */
 export interface ResolvedServeOptions<R> {
+  /** The stream to serve. */
   stream: string
+  /** The hook, or one that admits everyone. */
   authorize: Authorize<R>
+  /** Extra headers, possibly none. */
   headers: Readonly<Record<string, string>>
+  /** Where unexpected errors go. */
   onError: (error: unknown) => void
+  /** The framing asked for; undefined leaves the hub's. */
   framing: Framing | undefined
 }
 
@@ -97,8 +105,11 @@ export function resolveServeOptions<R>(options: ServeStreamOptions<R>): Resolved
 
 /** A complete non-stream answer: a status, headers and a JSON body (or none). */
 export interface PlainAnswer {
+  /** The HTTP status. */
   status: number
+  /** The response headers. */
   headers: Record<string, string>
+  /** The JSON body, or null for none (204). */
   body: string | null
 }
 

@@ -41,7 +41,7 @@ export const SINCE_PARAM = 'since'
  * @param since - the last id the client has, or null for the whole retained log
  * @returns the events after `since`, the next cursor, whether the run ended, and a `reset`
  *   state when `since` fell out of the replay log
- * @throws {@link TaskwireError} `broker` when the broker cannot be read
+ * @throws {@link taskwire!TaskwireError} `broker` when the broker cannot be read
  * @example
  * ```ts
  * app.get('/api/jobs/:id/updates', async (req, res) => {

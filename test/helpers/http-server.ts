@@ -115,18 +115,6 @@ export async function startServer(handler: RequestListener | Server): Promise<Te
   }
 }
 
-/**
- * Counts the open connections of a server.
- *
- * @param server - the server
- * @returns the count
- */
-export function connectionCount(server: Server): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
-  )
-}
-
 /** A response read with node:http, which keeps the headers exactly as sent. */
 export interface RawResponse {
   status: number

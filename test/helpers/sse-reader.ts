@@ -121,18 +121,3 @@ export function readSse(response: Response): SseReader {
   if (!response.body) throw new Error(`response ${response.status} has no body`)
   return new SseReader(response.body)
 }
-
-/**
- * Parses the envelope JSON a taskwire frame carries in `data:`.
- *
- * @param message - an SSE message
- * @returns the envelope
- */
-export function envelopeOf(message: { data: string }): {
-  type: string
-  id: string
-  stream: string
-  data: unknown
-} {
-  return JSON.parse(message.data) as { type: string; id: string; stream: string; data: unknown }
-}
