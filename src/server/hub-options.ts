@@ -34,6 +34,9 @@ export interface ReplayOptions {
 export interface HubOptions<C extends Catalog = DefaultCatalog> {
   /**
    * The events the hub accepts; its types flow into `publish`, `read` and the client.
+   * Keep the `stream.*` events in a catalog of your own (spread `defaultCatalog.events`):
+   * the hub sends `stream.snapshot` and `stream.reset` itself, and `run.*` events end
+   * streams and drive the execution runner.
    * @defaultValue `defaultCatalog`
    */
   catalog?: C | undefined
