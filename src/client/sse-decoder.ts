@@ -84,8 +84,12 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
   let started = false
   let blockHasData = false
   let blockId: string | undefined
+  // A callback may reset the decoder (a handler reconnects) while feed() is still looping
+  // over the old chunk; the epoch tells the loop to stop touching the new state.
+  let epoch = 0
 
   const restart = (): void => {
+    epoch++
     parser.reset()
     // The first feed after a reset is where the parser checks for its byte-BOM; an empty
     // feed spends that check so only our U+FEFF handling applies.
@@ -111,6 +115,7 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
 
   return {
     feed(input) {
+      const feeding = epoch
       let chunk = input
       if (!started) {
         if (chunk === '') return
@@ -144,12 +149,14 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
           // The block ends here: let the parser dispatch it before reporting a data-less
           // id, so ids are reported in stream order.
           parser.feed(lines)
+          if (epoch !== feeding) return
           lines = ''
           const id = blockId
           const idOnly = !blockHasData && id !== undefined
           blockHasData = false
           blockId = undefined
           if (idOnly) callbacks.onId?.(id)
+          if (epoch !== feeding) return
         }
       }
       if (start < length) partial += chunk.slice(start)

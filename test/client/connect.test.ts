@@ -491,6 +491,25 @@ describe('connect over fetch', () => {
     expect(stream.status).toBe('open')
   })
 
+  it('resumes cleanly when a handler calls reconnect() in the middle of a chunk', async () => {
+    const stream = open()
+    const ids: string[] = []
+    stream.on('task.progress', (event) => {
+      ids.push(event.id)
+      if (event.id === '1' && ids.length === 1) stream.reconnect()
+    })
+    await tick()
+    server.last.push(`${progress(1)}${progress(2)}data: {"half`)
+    await tick()
+    expect(ids).toEqual(['1'])
+    expect(server.requests).toHaveLength(2)
+    expect(server.last.headers['last-event-id']).toBe('1')
+    server.last.push(progress(2))
+    await tick()
+    expect(ids).toEqual(['1', '2'])
+    expect(stream.stats().invalid).toBe(0)
+  })
+
   it('resumes after the lastEventId option on the first attempt', async () => {
     open({ lastEventId: '41' })
     await tick()

@@ -1,4 +1,4 @@
-import type { EventSourceMessage } from 'eventsource-parser'
+import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { describe, expect, it } from 'vitest'
 import { createSseDecoder } from '../../src/client/sse-decoder.js'
 
@@ -138,6 +138,29 @@ describe('createSseDecoder', () => {
     decoder.reset()
     decoder.feed('\uFEFFdata: whole\n\n')
     expect(seen).toEqual([{ id: undefined, event: undefined, data: 'whole' }])
+  })
+
+  it('stops reading the old chunk when a callback resets the decoder', () => {
+    const seen: string[] = []
+    const decoder = createSseDecoder({
+      onEvent: (message) => {
+        seen.push(message.data)
+        if (message.data === 'a') decoder.reset()
+      },
+    })
+    decoder.feed('data: a\n\ndata: b\n\ndata: half')
+    decoder.feed('data: c\n\n')
+    expect(seen).toEqual(['a', 'c'])
+  })
+
+  it('shows why the splitter exists: eventsource-parser alone holds back a CR that ends a chunk', () => {
+    const seen: string[] = []
+    const parser = createParser({ onEvent: (message) => seen.push(message.data) })
+    parser.feed('data: x\r\r')
+    expect(seen).toEqual([])
+    const decoded: string[] = []
+    createSseDecoder({ onEvent: (message) => decoded.push(message.data) }).feed('data: x\r\r')
+    expect(decoded).toEqual(['x'])
   })
 
   it('dispatches an empty data line as an empty message', () => {
