@@ -231,7 +231,6 @@ export function startExecution<C extends Catalog, R = unknown>(
   const onError = options.onError ?? DEFAULT_EXECUTION_OPTIONS.onError
   done.catch(onError)
 
-  const record: ExecutionRecord = { execution: undefined as unknown as Execution, finishedAtMs: undefined }
   const onAbort = (): void => {
     // A failure to publish run.cancelled rejects `done`, which reports it.
     execution.cancel(abortReason(options.signal)).catch(() => undefined)
@@ -260,8 +259,16 @@ export function startExecution<C extends Catalog, R = unknown>(
           new TaskwireError('stream-closed', `Execution ${stream} already ended with ${terminalType}.`),
         )
       }
-      if (isTerminalEventType(type)) terminalType = type
-      return enqueue(() => publish(stream, type, data)) as Promise<EventOf<C, T>>
+      if (!isTerminalEventType(type))
+        return enqueue(() => publish(stream, type, data)) as Promise<EventOf<C, T>>
+      terminalType = type
+      const published = enqueue(() => publish(stream, type, data))
+      // A terminal event that was refused (invalid data, a broker outage) ended nothing: the
+      // runner still publishes one when the run settles.
+      published.catch(() => {
+        if (terminalType === type && !cancelled) terminalType = undefined
+      })
+      return published as Promise<EventOf<C, T>>
     },
   }
 
@@ -284,7 +291,7 @@ export function startExecution<C extends Catalog, R = unknown>(
       )
     },
   }
-  record.execution = execution
+  const record: ExecutionRecord = { execution, finishedAtMs: undefined }
   registry.byStream.set(stream, record)
   if (key !== undefined) registry.byKey.set(key, record)
 
@@ -298,9 +305,10 @@ export function startExecution<C extends Catalog, R = unknown>(
     } catch (error) {
       outcome = { ok: false, error }
     }
+    // Let the run's own terminal event land (or be refused) before deciding.
+    if (terminalType !== undefined) await chain
     if (cancelled) return
     if (terminalType !== undefined) {
-      await chain
       finish({ status: STATUS_OF_TERMINAL[terminalType] ?? 'completed' })
       return
     }

@@ -263,6 +263,22 @@ describe('startExecution', () => {
     expect(await types(hub, 'own-terminal')).toEqual(['run.started', 'run.failed'])
   })
 
+  it('publishes run.failed itself when the run emits a terminal event the catalog refuses', async () => {
+    const hub = makeHub()
+    const execution = startExecution(hub, {
+      stream: 'bad-terminal',
+      run: async ({ emit }) => {
+        void emit('run.failed', { error: { message: 42 as unknown as string } }).catch(() => undefined)
+        throw new Error('gave up')
+      },
+    })
+    expect(await execution.done).toBe('failed')
+    expect((await hub.read('bad-terminal')).events.at(-1)).toMatchObject({
+      type: 'run.failed',
+      data: { error: { message: 'gave up' } },
+    })
+  })
+
   it('never calls the run when cancelled before it started', async () => {
     const hub = makeHub()
     const run = vi.fn()
