@@ -86,6 +86,8 @@ export interface SubscriberSink {
   /**
    * Ends the response. With an error (a slow consumer, a hub shutdown) the adapter drops
    * what is still buffered and destroys the connection; without, it flushes and ends.
+   * The hub calls it once per started subscription, whatever ended it, `close()` included,
+   * so it must be harmless on a connection the client already closed.
    *
    * @param error - why the hub ended the subscription abnormally
    */
