@@ -271,6 +271,22 @@ describe('createHub', () => {
     expect(stringify).not.toHaveBeenCalled()
   })
 
+  it('flushes batches with setTimeout where setImmediate does not exist (browsers, Deno, workers)', async () => {
+    vi.resetModules()
+    vi.stubGlobal('setImmediate', undefined)
+    try {
+      const { createHub: createWebHub } = await import('../../src/server/hub.js')
+      const hub = createWebHub({ heartbeatMs: false })
+      hubs.push(hub)
+      const { sink } = await open(hub, 'job')
+      await publishTasks(hub, 'job', 1, 3)
+      await sink.until((s) => s.events.length === 3)
+      expect(sink.chunks).toHaveLength(2)
+    } finally {
+      vi.unstubAllGlobals()
+    }
+  })
+
   it('rejects an invalid or unknown event with a typed error and publishes nothing', async () => {
     const hub = makeHub()
     const { sink } = await open(hub, 'job')
