@@ -151,9 +151,9 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
       pendingChars: 0,
       scheduled: false,
     }
-    entries.set(stream, entry)
     // Listen before the replay is read, so no event can fall between replay and live.
     const unlisten = broker.subscribe(stream, (event) => receive(entry, event))
+    entries.set(stream, entry)
     brokerListeners++
     entry.unlisten = () => {
       brokerListeners--

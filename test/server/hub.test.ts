@@ -342,6 +342,16 @@ describe('createHub', () => {
     expect(ids(sink)).toEqual(['1', '2'])
   })
 
+  it('holds nothing when the broker cannot listen', async () => {
+    const broker = createCountingBroker()
+    broker.subscribe = () => {
+      throw new Error('broker down')
+    }
+    const hub = makeHub({ broker })
+    await expect(hub.subscribe('job')).rejects.toThrow('broker down')
+    expect(hub.stats()).toEqual({ connections: 0, streams: 0, brokerListeners: 0, timers: 0 })
+  })
+
   it('lets close be called more than once', async () => {
     const hub = makeHub()
     const subscription = await hub.subscribe('job')
