@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Catalog } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
-import { admitSubscriber, resolveServeOptions } from './admit-subscriber.js'
+import { admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
 import { sseHeadersFor } from './headers.js'
 import { readLastEventId } from './last-event-id.js'
 import type { Hub, SubscriberSink, Subscription, SubscriptionEndReason } from './types.js'
@@ -18,7 +18,10 @@ export type ServeNodeOptions = ServeStreamOptions<NodeRequest>
 
 /** How a served request ended, for logs and tests. */
 export interface ServeResult {
-  /** The status answered: 200 for a stream, else 204, 401, 403, 404, 500 or 503. */
+  /**
+   * The status answered (or decided, when the client left first): 200 for a stream, else
+   * 204, 401, 403, 404, 500 or 503.
+   */
   status: number
   /** Why the stream ended, when one was served. */
   reason: SubscriptionEndReason | undefined
@@ -76,9 +79,9 @@ export async function serveNode<C extends Catalog>(
   const lastEventId = readLastEventId(headerOf(req, 'last-event-id'), req.url ?? '')
   const admission = await admitSubscriber(hub, req, lastEventId, resolved)
   if (admission.kind === 'answer') {
-    if (!gone) sendAnswer(res, admission)
+    const status = gone ? admission.status : sendAnswer(res, admission, resolved.onError)
     await closed
-    return { status: admission.status, reason: undefined }
+    return { status, reason: undefined }
   }
 
   subscription = admission.subscription
@@ -86,9 +89,17 @@ export async function serveNode<C extends Catalog>(
     subscription.close()
     return { status: 200, reason: await subscription.ended }
   }
-  res.writeHead(200, { ...sseHeadersFor(req.httpVersionMajor), ...resolved.headers })
-  // Sends the status line and headers now, so clients see `open` before the first event.
-  if ('flushHeaders' in res) res.flushHeaders()
+  try {
+    res.writeHead(200, { ...sseHeadersFor(req.httpVersionMajor), ...resolved.headers })
+    // Sends the status line and headers now, so clients see `open` before the first event.
+    if ('flushHeaders' in res) res.flushHeaders()
+  } catch (error) {
+    // Headers someone already sent, or an invalid value in `headers`: no stream can start.
+    subscription.close()
+    const status = failResponse(res, error, resolved.onError)
+    await closed
+    return { status, reason: await subscription.ended }
+  }
   subscription.start(nodeSink(res))
   const [reason] = await Promise.all([subscription.ended, closed])
   return { status: 200, reason }
@@ -120,10 +131,29 @@ function nodeSink(res: NodeResponse): SubscriberSink {
   }
 }
 
-function sendAnswer(res: NodeResponse, answer: PlainAnswer): void {
-  res.writeHead(answer.status, answer.headers)
+/** Sends a plain answer; returns the status actually sent. */
+function sendAnswer(res: NodeResponse, answer: PlainAnswer, onError: (error: unknown) => void): number {
+  try {
+    res.writeHead(answer.status, answer.headers)
+  } catch (error) {
+    return failResponse(res, error, onError)
+  }
   if (answer.body === null) res.end()
   else res.end(answer.body)
+  return answer.status
+}
+
+/** Reports an error that kept the adapter from answering, and answers 500 if it still can. */
+function failResponse(res: NodeResponse, error: unknown, onError: (error: unknown) => void): number {
+  onError(error)
+  if (res.headersSent) {
+    res.destroy()
+    return 500
+  }
+  const answer = jsonAnswer(500, 'internal', 'The server could not open the stream; try again later.', {})
+  res.writeHead(answer.status, answer.headers)
+  res.end(answer.body ?? '')
+  return answer.status
 }
 
 function isClosed(res: NodeResponse): boolean {

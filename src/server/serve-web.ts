@@ -1,6 +1,6 @@
 import type { Catalog } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
-import { admitSubscriber, resolveServeOptions } from './admit-subscriber.js'
+import { admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
 import { sseHeadersFor } from './headers.js'
 import { readLastEventId } from './last-event-id.js'
 import type { Hub, SubscriberSink, Subscription } from './types.js'
@@ -43,9 +43,31 @@ export async function serveWeb<C extends Catalog>(
   const resolved = resolveServeOptions(options)
   const lastEventId = readLastEventId(request.headers.get('last-event-id'), request.url)
   const admission = await admitSubscriber(hub, request, lastEventId, resolved)
-  if (admission.kind === 'answer') return toResponse(admission)
-  const body = subscriptionBody(admission.subscription, request.signal)
-  return new Response(body, { status: 200, headers: { ...sseHeadersFor(2), ...resolved.headers } })
+  if (admission.kind === 'answer') return respond(() => toResponse(admission), resolved.onError)
+  const subscription = admission.subscription
+  return respond(
+    () => {
+      // Headers first: an invalid value in `headers` throws before the subscription starts.
+      const headers = new Headers({ ...sseHeadersFor(2), ...resolved.headers })
+      return new Response(subscriptionBody(subscription, request.signal), { status: 200, headers })
+    },
+    (error) => {
+      subscription.close()
+      resolved.onError(error)
+    },
+  )
+}
+
+/** Builds a response; when that throws (an invalid header value), reports it and answers 500. */
+function respond(build: () => Response, onError: (error: unknown) => void): Response {
+  try {
+    return build()
+  } catch (error) {
+    onError(error)
+    return toResponse(
+      jsonAnswer(500, 'internal', 'The server could not open the stream; try again later.', {}),
+    )
+  }
 }
 
 /**

@@ -140,6 +140,34 @@ describe('serveNode refusals', () => {
 })
 
 describe('serveNode streams', () => {
+  it('answers 500 and closes the subscription when an extra header is invalid', async () => {
+    const hub = fakeHub()
+    const onError = vi.fn()
+    const { url, results } = await serve(hub, { headers: { 'X-Bad': 'a\nb' }, onError })
+    const response = await httpGet(`${url}/events/job-13`)
+    expect(response.status).toBe(500)
+    expect(JSON.parse(await bodyText(response.message)).error.code).toBe('internal')
+    expect(onError).toHaveBeenCalledWith(expect.objectContaining({ code: 'ERR_INVALID_CHAR' }))
+    expect(hub.subscriptions[0]?.sink).toBeUndefined()
+    expect(await results[0]).toEqual({ status: 500, reason: 'client' })
+  })
+
+  it('reports and cuts the connection when the response was already started by someone else', async () => {
+    const hub = fakeHub()
+    const onError = vi.fn()
+    server = await startServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' })
+      res.write('oops')
+      void serveNode(hub as unknown as Hub, req, res, { stream: 'job-14', onError })
+    })
+    const response = await httpGet(`${server.url}/events/job-14`)
+    const [error] = (await once(response.message, 'error')) as [NodeJS.ErrnoException]
+    expect(error.code).toBe('ECONNRESET')
+    expect(onError).toHaveBeenCalledWith(expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' }))
+    expect(await hub.subscriptions[0]?.ended).toBe('client')
+    expect(hub.subscriptions[0]?.sink).toBeUndefined()
+  })
+
   it('writes the SSE headers exactly, flushes them before any frame, then each frame as written', async () => {
     const hub = fakeHub()
     const { url } = await serve(hub, { headers: { 'Access-Control-Allow-Origin': '*' } })

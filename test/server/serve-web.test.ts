@@ -68,6 +68,21 @@ describe('serveWeb refusals', () => {
 })
 
 describe('serveWeb streams', () => {
+  it('answers 500 and closes the subscription when an extra header is invalid', async () => {
+    const hub = fakeHub()
+    const onError = vi.fn()
+    const response = await serveWeb(asHub(hub), request(), {
+      stream: 'job-1',
+      headers: { 'X-Bad': 'a\nb' },
+      onError,
+    })
+    expect(response.status).toBe(500)
+    expect((await response.json()).error.code).toBe('internal')
+    expect(onError).toHaveBeenCalledWith(expect.any(TypeError))
+    expect(hub.subscriptions[0]?.closeCalls).toBe(1)
+    expect(hub.subscriptions[0]?.sink).toBeUndefined()
+  })
+
   it('answers 200 with the SSE headers, without Connection, and streams each chunk as UTF-8', async () => {
     const hub = fakeHub()
     const response = await serveWeb(asHub(hub), request(), { stream: 'job-1', headers: { 'X-Extra': '1' } })
