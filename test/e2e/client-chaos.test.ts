@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { createServer, type Socket } from 'node:net'
+import { createServer, Socket } from 'node:net'
 import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
@@ -37,7 +37,7 @@ async function startChaosProxy(targetPort: number, random: () => number) {
   let cutting = false
   let timer: ReturnType<typeof setTimeout> | undefined
   const server = createServer((client) => {
-    const upstream = new (client.constructor as typeof Socket)()
+    const upstream = new Socket()
     const pair: [Socket, Socket] = [client, upstream]
     pairs.add(pair)
     const drop = (): void => {

@@ -90,7 +90,8 @@ describe('attachWebSocket', () => {
     const messages: string[] = []
     socket.on('message', (data) => messages.push(data.toString()))
     await until(client('job-1'), (s) => s.lastEventId === '1')
-    while (!messages.includes(': hb\n\n')) await once(socket, 'message')
+    for (let i = 0; i < 100 && !messages.includes(': hb\n\n'); i++) await once(socket, 'message')
+    expect(messages).toContain(': hb\n\n')
     const text = messages.join('')
     expect(text.startsWith('retry: 1234\n\nid: 1\nevent: task.created\ndata: {"type":"task.created"')).toBe(
       true,
