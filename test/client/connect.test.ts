@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../../src/client/connect.js'
 import type { ConnectOptions } from '../../src/client/options.js'
@@ -470,6 +471,15 @@ describe('connect over fetch', () => {
     expect(stream.status).toBe('closed')
     expect(server.open).toBe(0)
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('removes its listener from the given AbortSignal on close()', async () => {
+    const controller = new AbortController()
+    const stream = open({ signal: controller.signal })
+    await tick()
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1)
+    stream.close()
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
   })
 
   it('does not connect at all when the signal is already aborted', () => {
