@@ -47,6 +47,7 @@ interface StreamEntry {
   pending: Envelope[]
   pendingChars: number
   scheduled: boolean
+  flushing: boolean
 }
 
 interface Sub {
@@ -150,6 +151,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
       pending: [],
       pendingChars: 0,
       scheduled: false,
+      flushing: false,
     }
     // Listen before the replay is read, so no event can fall between replay and live.
     const unlisten = broker.subscribe(stream, (event) => receive(entry, event))
@@ -166,7 +168,9 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     if (entries.get(entry.stream) !== entry) return
     entry.pending.push(event)
     entry.pendingChars += frames.frame(event, config.framing).length
-    if (entry.pendingChars >= FLUSH_NOW_CHARS) {
+    // Never flush inside a flush (a sink or onError that publishes synchronously): the outer
+    // loop would then write an older batch after a newer one.
+    if (entry.pendingChars >= FLUSH_NOW_CHARS && !entry.flushing) {
       flush(entry)
     } else if (!entry.scheduled) {
       entry.scheduled = true
@@ -183,6 +187,15 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     entry.pending = []
     entry.pendingChars = 0
     if (entry.subs.size === 0) return
+    entry.flushing = true
+    try {
+      fanOut(entry, events)
+    } finally {
+      entry.flushing = false
+    }
+  }
+
+  const fanOut = (entry: StreamEntry, events: Envelope[]): void => {
     const terminalAt = events.findIndex((event) => isTerminalEventType(event.type))
     const deliverable = terminalAt === -1 ? events : events.slice(0, terminalAt + 1)
     const chunks: Partial<Record<Framing, string>> = {}

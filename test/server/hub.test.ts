@@ -352,6 +352,26 @@ describe('createHub', () => {
     expect(hub.stats()).toEqual({ connections: 0, streams: 0, brokerListeners: 0, timers: 0 })
   })
 
+  it('keeps order for every subscriber when a write publishes to the same stream synchronously', async () => {
+    const hub = makeHub()
+    const viewers = [await open(hub, 'job'), await open(hub, 'job'), await open(hub, 'job')]
+    const first = viewers[0]!.sink
+    const write = first.write.bind(first)
+    let published = false
+    first.write = (chunk) => {
+      write(chunk)
+      if (!published && chunk.includes('"taskId":"t1"')) {
+        published = true
+        // Large enough to be flushed at once rather than at the end of the turn.
+        void hub.publish('job', 'task.created', { taskId: 'big', note: 'x'.repeat(70_000) })
+      }
+    }
+    await publishTasks(hub, 'job', 1, 2)
+    await nextTurn() // the batch of 1 and 2 is written, and the write publishes 3
+    await nextTurn() // 3 is written in the turn after
+    for (const { sink } of viewers) expect(ids(sink)).toEqual(['1', '2', '3'])
+  })
+
   it('lets close be called more than once', async () => {
     const hub = makeHub()
     const subscription = await hub.subscribe('job')
