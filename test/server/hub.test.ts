@@ -67,6 +67,14 @@ describe('createHub', () => {
     })
   })
 
+  it('sends no retry field when retryMs is off', async () => {
+    const hub = makeHub({ retryMs: false, retryAfterMs: 0 })
+    await publishTasks(hub, 'job', 1, 1)
+    const { sink } = await open(hub, 'job')
+    expect(sink.chunks[0]?.startsWith('id: 1\n')).toBe(true)
+    expect(sink.retries).toEqual([])
+  })
+
   it('replays events after Last-Event-ID without duplicates', async () => {
     const hub = makeHub()
     await publishTasks(hub, 'job', 1, 5)
