@@ -250,15 +250,22 @@ export function connect<C extends Catalog = DefaultCatalog>(
     if (closeOn.size > 0 && ENDED_STATUSES.has(state.status)) finish(null)
   }
 
-  const decoder = createSseDecoder({
-    onEvent: handleMessage,
-    onId: (id) => {
-      if (!closed && messageGen === gen) advance(id)
+  const decoder = createSseDecoder(
+    {
+      onEvent: handleMessage,
+      onId: (id) => {
+        if (!closed && messageGen === gen) advance(id)
+      },
+      onRetry: (ms) => {
+        serverRetryMs = ms
+      },
+      onOverflow: (chars) => {
+        const message = `An event took more than ${o.maxEventChars} characters (${chars} so far); raise maxEventChars if that is expected.`
+        attemptEnded(messageGen, { type: 'fatal', error: new TaskwireError('event-too-large', message) })
+      },
     },
-    onRetry: (ms) => {
-      serverRetryMs = ms
-    },
-  })
+    { maxEventChars: o.maxEventChars },
+  )
 
   const stopAttempt = (): void => {
     gen++

@@ -172,6 +172,14 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
    */
   validate?: ValidateMode | undefined
   /**
+   * The most characters one SSE event may take on the wire (`fetch` and `websocket`
+   * transports). A larger one ends the stream with an `event-too-large` error instead of
+   * growing memory without bound; reconnecting would only receive it again. `false` for no
+   * bound.
+   * @defaultValue `4194304` (4 Mi characters, 16 times the hub's default `maxEventBytes`)
+   */
+  maxEventChars?: number | false | undefined
+  /**
    * Events an async iterator holds for a consumer that has not caught up; past it, the
    * iterator throws a `slow-consumer` error (the handle itself keeps running).
    * @defaultValue `1000`
@@ -228,6 +236,7 @@ export interface ResolvedConnectOptions<C extends Catalog = Catalog> {
   pollIntervalMs: number
   retryOn401: boolean
   validate: ValidateMode
+  maxEventChars: number | false
   iteratorBufferSize: number
   fetch: typeof fetch | undefined
   EventSource: EventSourceConstructor | undefined
@@ -268,6 +277,8 @@ export const DEFAULT_CONNECT_OPTIONS = Object.freeze({
   retryOn401: false,
   /** Every event validated; unknown types rejected. */
   validate: 'strict',
+  /** Four mebi-characters per event. */
+  maxEventChars: 4 * 1024 * 1024,
   /** Events an iterator may fall behind. */
   iteratorBufferSize: 1000,
 } as const)
@@ -308,6 +319,7 @@ export function resolveConnectOptions<C extends Catalog>(
     pollIntervalMs: options.pollIntervalMs ?? d.pollIntervalMs,
     retryOn401: options.retryOn401 ?? d.retryOn401,
     validate: options.validate ?? d.validate,
+    maxEventChars: options.maxEventChars ?? d.maxEventChars,
     iteratorBufferSize: options.iteratorBufferSize ?? d.iteratorBufferSize,
     fetch: options.fetch ?? (global.fetch ? global.fetch.bind(globalThis) : undefined),
     EventSource: options.EventSource ?? global.EventSource,

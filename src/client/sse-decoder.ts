@@ -34,6 +34,23 @@ export interface SseDecoderCallbacks {
    * @param error - what eventsource-parser reported
    */
   onError?(error: ParseError): void
+  /**
+   * A block grew past `maxEventChars` before its blank line. The decoder ignores the rest
+   * of the stream until {@link SseDecoder.reset}.
+   *
+   * @param chars - how many characters the block held when it was given up
+   */
+  onOverflow?(chars: number): void
+}
+
+/** Options of {@link createSseDecoder}. */
+export interface SseDecoderOptions {
+  /**
+   * The most characters one block (one event's lines) may hold; a stream that never ends
+   * its line or its block cannot grow memory past it. `false` for no bound.
+   * @defaultValue `false`
+   */
+  maxEventChars?: number | false | undefined
 }
 
 /** A streaming SSE decoder. */
@@ -64,6 +81,7 @@ const BOM = 0xfeff
  * - a block with `id:` and no data still reports the new last event id.
  *
  * @param callbacks - where messages, ids, retry values and comments go
+ * @param options - the size bound
  * @returns the decoder
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  * @example
@@ -72,7 +90,11 @@ const BOM = 0xfeff
  * decoder.feed('id: 1\ndata: hello\n\n')
  * ```
  */
-export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
+export function createSseDecoder(
+  callbacks: SseDecoderCallbacks,
+  options: SseDecoderOptions = {},
+): SseDecoder {
+  const maxChars = options.maxEventChars ?? false
   const parser = createParser({
     onEvent: (message) => callbacks.onEvent(message),
     onRetry: (ms) => callbacks.onRetry?.(ms),
@@ -84,6 +106,8 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
   let started = false
   let blockHasData = false
   let blockId: string | undefined
+  let blockChars = 0
+  let overflowed = false
   // A callback may reset the decoder (a handler reconnects) while feed() is still looping
   // over the old chunk; the epoch tells the loop to stop touching the new state.
   let epoch = 0
@@ -99,8 +123,15 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
     started = false
     blockHasData = false
     blockId = undefined
+    blockChars = 0
+    overflowed = false
   }
   restart()
+
+  const overflow = (chars: number): void => {
+    overflowed = true
+    callbacks.onOverflow?.(chars)
+  }
 
   const track = (line: string): boolean => {
     if (line === '') return true
@@ -115,6 +146,7 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
 
   return {
     feed(input) {
+      if (overflowed) return
       const feeding = epoch
       let chunk = input
       if (!started) {
@@ -139,6 +171,7 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
         const line = partial === '' ? chunk.slice(start, i) : partial + chunk.slice(start, i)
         partial = ''
         lines += `${line}\n`
+        blockChars += line.length + 1
         if (code === CR) {
           if (i + 1 === length) afterCR = true
           else if (chunk.charCodeAt(i + 1) === LF) i++
@@ -155,11 +188,16 @@ export function createSseDecoder(callbacks: SseDecoderCallbacks): SseDecoder {
           const idOnly = !blockHasData && id !== undefined
           blockHasData = false
           blockId = undefined
+          blockChars = 0
           if (idOnly) callbacks.onId?.(id)
           if (epoch !== feeding) return
         }
       }
       if (start < length) partial += chunk.slice(start)
+      if (maxChars !== false && blockChars + partial.length > maxChars) {
+        overflow(blockChars + partial.length)
+        return
+      }
       if (lines !== '') parser.feed(lines)
     },
     reset: restart,

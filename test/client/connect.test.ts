@@ -381,6 +381,20 @@ describe('connect over fetch', () => {
     expect(errors).toEqual([])
   })
 
+  it('stops with event-too-large instead of buffering an endless event', async () => {
+    const stream = open({ maxEventChars: 1000 })
+    await tick()
+    server.last.push(progress(1))
+    server.last.push(`data: ${'x'.repeat(600)}`)
+    server.last.push('x'.repeat(600))
+    await tick()
+    expect(stream.status).toBe('closed')
+    expect(stream.error?.code).toBe('event-too-large')
+    expect(stream.lastEventId).toBe('1')
+    expect(server.open).toBe(0)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
   it('reports invalid events to onError when there is no onInvalid', async () => {
     open()
     await tick()

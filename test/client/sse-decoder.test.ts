@@ -163,6 +163,35 @@ describe('createSseDecoder', () => {
     expect(decoded).toEqual(['x'])
   })
 
+  it('gives up on a block that grows past maxEventChars, even without a line break', () => {
+    const seen: string[] = []
+    const overflows: number[] = []
+    const decoder = createSseDecoder(
+      { onEvent: (message) => seen.push(message.data), onOverflow: (chars) => overflows.push(chars) },
+      { maxEventChars: 64 },
+    )
+    decoder.feed(`data: ${'x'.repeat(40)}\n\n`)
+    decoder.feed(`data: ${'y'.repeat(40)}`)
+    expect(overflows).toEqual([])
+    decoder.feed('y'.repeat(40))
+    expect(overflows).toEqual([86])
+    decoder.feed('\n\ndata: ignored\n\n')
+    expect(seen).toEqual(['x'.repeat(40)])
+    decoder.reset()
+    decoder.feed('data: again\n\n')
+    expect(seen).toEqual(['x'.repeat(40), 'again'])
+  })
+
+  it('counts every line of a block toward maxEventChars', () => {
+    const overflows: number[] = []
+    const decoder = createSseDecoder(
+      { onEvent: () => {}, onOverflow: (c) => overflows.push(c) },
+      { maxEventChars: 50 },
+    )
+    for (let i = 0; i < 10; i++) decoder.feed('data: 0123456789\n')
+    expect(overflows).toHaveLength(1)
+  })
+
   it('dispatches an empty data line as an empty message', () => {
     expect(events(['data\n\n', 'data:\n\n'])).toEqual([
       { id: undefined, event: undefined, data: '' },
