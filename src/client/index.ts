@@ -22,7 +22,7 @@ export type {
   WebSocketLike,
 } from './options.js'
 export { DEFAULT_CONNECT_OPTIONS } from './options.js'
-export type { SseDecoder, SseDecoderCallbacks } from './sse-decoder.js'
+export type { SseDecoder, SseDecoderCallbacks, SseDecoderOptions } from './sse-decoder.js'
 export { createSseDecoder } from './sse-decoder.js'
 export type { ConnectionStats, ConnectionStatus, StreamHandle, StreamSnapshot } from './stream-handle.js'
 export type { Watchdog } from './watchdog.js'
