@@ -46,6 +46,8 @@ export class TaskwireError extends Error {
   readonly code: TaskwireErrorCode
 
   /**
+   * Creates an error with a stable code.
+   *
    * @param code - the stable code callers switch on
    * @param message - what happened and what to do next
    * @param options - the `cause`, if any
@@ -66,6 +68,8 @@ export class TaskwireHttpError extends TaskwireError {
   readonly retryAfterMs: number | undefined
 
   /**
+   * Creates an error for an HTTP status, `http-status` unless another code is given.
+   *
    * @param status - the HTTP status received
    * @param message - what happened and what to do next
    * @param options - `retryAfterMs` from a `Retry-After` header, and the `cause`
@@ -98,6 +102,8 @@ export class TaskwireValidationError extends TaskwireError {
   readonly issues: readonly ValidationIssue[]
 
   /**
+   * Creates a validation error, `invalid-event` unless another code is given.
+   *
    * @param message - a summary of what failed
    * @param issues - each invalid field
    * @param options - a `code` other than `invalid-event`, and the `cause`
