@@ -209,7 +209,9 @@ export function connect<C extends Catalog = DefaultCatalog>(
       return
     }
     const event = result.value
-    if (isSeenEventId(event.id, lastEventId)) {
+    // A reset replaces everything the client had, whatever its id: a restarted server (or a
+    // memory broker that evicted the stream) numbers from 1 again and resets to its own id.
+    if (event.type !== 'stream.reset' && isSeenEventId(event.id, lastEventId)) {
       counters.duplicates++
       return
     }

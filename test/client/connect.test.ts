@@ -110,6 +110,23 @@ describe('connect over fetch', () => {
     expect(stream.stats().duplicates).toBe(2)
   })
 
+  it('applies a stream.reset whose id is below the last id, as after a server restart', async () => {
+    const stream = open()
+    await tick()
+    server.last.push(progress(40) + progress(41))
+    await tick()
+    expect(stream.state.tasks[0]?.percent).toBe(41)
+    server.last.end()
+    await vi.advanceTimersByTimeAsync(250)
+    // The restarted server no longer knows id 41: it resets to its own newest id, 2.
+    const reset = { ...initialRunState, stream: 'job-1', lastEventId: '2' }
+    server.last.push(frame(2, 'stream.reset', { state: reset, reason: 'cursor-unknown' }) + progress(3))
+    await tick()
+    expect(stream.lastEventId).toBe('3')
+    expect(stream.state.tasks).toEqual([expect.objectContaining({ id: 't1', percent: 3 })])
+    expect(stream.stats().duplicates).toBe(0)
+  })
+
   it('resumes after an id from a block without data', async () => {
     const stream = open()
     await tick()
