@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { type Envelope, TaskwireError } from '../../src/core/index.js'
-import { createMemoryBroker, resolveMemoryBrokerOptions } from '../../src/server/index.js'
+import { createMemoryBroker } from '../../src/server/index.js'
+import { resolveMemoryBrokerOptions } from '../../src/server/memory-broker.js'
 import { brokerContract } from './broker-contract.js'
 
 brokerContract('memory broker', async ({ maxEvents }) => createMemoryBroker({ maxEvents }))
@@ -80,8 +81,8 @@ describe('createMemoryBroker', () => {
   })
 
   it('rejects bounds that are not positive', () => {
-    expect(() => resolveMemoryBrokerOptions({ maxEvents: 0 })).toThrow(/maxEvents/)
-    expect(() => resolveMemoryBrokerOptions({ maxAgeMs: -1 })).toThrow(/maxAgeMs/)
+    expect(() => createMemoryBroker({ maxEvents: 0 })).toThrow(/maxEvents/)
+    expect(() => createMemoryBroker({ maxAgeMs: -1 })).toThrow(/maxAgeMs/)
     expect(resolveMemoryBrokerOptions({ maxEvents: false }).maxEvents).toBe(false)
   })
 })
