@@ -27,10 +27,10 @@ export { sseHeaders, sseHeadersFor } from './headers.js'
 export type { Heartbeat, HeartbeatOptions } from './heartbeat.js'
 export { createHeartbeat } from './heartbeat.js'
 export { createHub } from './hub.js'
-export type { HubOptions, ReplayOptions, SnapshotMeta } from './hub-options.js'
+export type { HubOptions, ReplayOptions, ResolvedHubOptions, SnapshotMeta } from './hub-options.js'
 export { DEFAULT_HUB_OPTIONS } from './hub-options.js'
 export { LAST_EVENT_ID_PARAM, readLastEventId } from './last-event-id.js'
-export type { MemoryBrokerOptions } from './memory-broker.js'
+export type { MemoryBrokerOptions, ResolvedMemoryBrokerOptions } from './memory-broker.js'
 export {
   createMemoryBroker,
   DEFAULT_MEMORY_BROKER_OPTIONS,
