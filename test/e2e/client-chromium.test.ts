@@ -2,13 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TransportName } from '../../src/client/options.js'
 import type { RunState } from '../../src/core/index.js'
 import { createHub } from '../../src/server/hub.js'
 import type { Hub } from '../../src/server/types.js'
 import { type StreamServer, startStreamServer } from '../client/stream-server.js'
+import { launchChromium } from '../helpers/chromium.js'
 
 interface PageResult {
   ids: number[]
@@ -32,31 +33,23 @@ describe('the client bundle in Chromium', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'taskwire-client-'))
     // Built for the browser platform: a node:* import anywhere under src/client fails here.
-    const result = await build({
-      entryPoints: ['src/client/index.ts'],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      minify: true,
-      outfile: join(dir, 'client.js'),
-      write: true,
-      metafile: true,
-      logLevel: 'silent',
-    })
-    bundleBytes = Object.values(result.metafile.outputs)[0]?.bytes ?? 0
-    const own = await build({
-      entryPoints: ['src/client/index.ts'],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      minify: true,
-      write: false,
-      external: ['zod'],
-      logLevel: 'silent',
-    })
-    ownBytes = own.outputFiles[0]?.contents.byteLength ?? 0
+    const bundle = (options: { external?: string[] }) =>
+      build({
+        entryPoints: ['src/client/index.ts'],
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        target: 'es2022',
+        minify: true,
+        write: false,
+        logLevel: 'silent',
+        ...options,
+      })
+    const whole = (await bundle({})).outputFiles[0]
+    if (!whole) throw new Error('esbuild wrote no client bundle')
+    await writeFile(join(dir, 'client.js'), whole.contents)
+    bundleBytes = whole.contents.byteLength
+    ownBytes = (await bundle({ external: ['zod'] })).outputFiles[0]?.contents.byteLength ?? 0
     await writeFile(
       join(dir, 'page.html'),
       '<!doctype html><script type="module">import * as taskwire from "/client.js"; window.taskwire = taskwire; window.ready = true</script>',
@@ -66,17 +59,7 @@ describe('the client bundle in Chromium', () => {
       '/page.html': join(dir, 'page.html'),
       '/client.js': join(dir, 'client.js'),
     })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    })
+    browser = await launchChromium()
     page = await browser.newPage()
     await page.goto(`${server.origin}/page.html`)
     await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true)
