@@ -68,11 +68,12 @@ function apply(state: RunState, event: EventOf<DefaultCatalog>): RunState {
       }))
     }
     case 'task.completed': {
-      const { note } = event.data
+      const { note, durationMs } = event.data
       return upsertTask(state, event.data.taskId, ts, (task) => ({
         ...task,
         status: 'completed',
         percent: 100,
+        durationMs: durationMs ?? elapsed(task.createdAt, ts),
         ...(note !== undefined && { note }),
       }))
     }
@@ -256,6 +257,7 @@ function newTask(id: string, ts: string): TaskState {
     note: null,
     percent: null,
     error: null,
+    durationMs: null,
     meta: {},
     createdAt: ts,
     updatedAt: ts,

@@ -36,6 +36,8 @@ export interface TaskState {
   percent: number | null
   /** Why it failed, when it did. */
   error: ErrorInfo | null
+  /** How long it took: as `task.completed` reported it, or measured from the event timestamps. */
+  durationMs: number | null
   /** Producer-defined fields (card 3's `selectedAgents`, `executionMode` ...). */
   meta: Record<string, unknown>
   /** When it was first seen. */
@@ -183,6 +185,7 @@ export const runStateSchema: z.ZodType<RunState> = z.object({
       note: nullableString,
       percent: nullableNumber,
       error: errorInfoSchema.nullable(),
+      durationMs: nullableNumber,
       meta: z.record(z.string(), z.unknown()),
       createdAt: z.string(),
       updatedAt: z.string(),

@@ -29,6 +29,7 @@ describe('reduceRun', () => {
         note: null,
         percent: null,
         error: null,
+        durationMs: null,
         meta: { selectedAgents: ['qa'] },
         createdAt: at(1),
         updatedAt: at(1),
@@ -80,12 +81,25 @@ describe('reduceRun', () => {
       expect(late.tasks[0]).toMatchObject({ status: 'completed', percent: 70 })
     })
 
-    it('completes a task at 100 percent with its closing note', () => {
+    it('completes a task at 100 percent with its closing note and reported duration (card 3 totalExecutionTime)', () => {
       const state = fold([
         envelope('1', 'task.created', { taskId: 't1' }),
         envelope('2', 'task.completed', { taskId: 't1', note: 'Done!', durationMs: 45000, outputs: 3 }),
       ])
-      expect(state.tasks[0]).toMatchObject({ status: 'completed', percent: 100, note: 'Done!' })
+      expect(state.tasks[0]).toMatchObject({
+        status: 'completed',
+        percent: 100,
+        note: 'Done!',
+        durationMs: 45000,
+      })
+    })
+
+    it('measures a completed task from its creation when no duration is reported', () => {
+      const state = fold([
+        envelope('1', 'task.created', { taskId: 't1' }),
+        envelope('4', 'task.completed', { taskId: 't1' }),
+      ])
+      expect(state.tasks[0]?.durationMs).toBe(Date.parse(at(4)) - Date.parse(at(1)))
     })
 
     it('fails a task with its error and records it as the last error', () => {
