@@ -191,7 +191,11 @@ describe('the client under a network that cuts connections every 50 to 500 ms', 
         expect(client.state).toEqual(await hub.snapshot(stream))
         expect(client.state.status).toBe('completed')
         const stats = client.stats()
-        expect(stats.reconnects).toBeGreaterThan(0)
+        expect(proxy.cuts).toBeGreaterThan(0)
+        // A streaming transport holds its connection for the whole run, so every cut forces a
+        // reconnect. A polling client holds one only while a request is in flight: a cut that
+        // lands between two polls (or on an idle keep-alive socket) costs it nothing.
+        if (transport !== 'polling') expect(stats.reconnects).toBeGreaterThan(0)
         expect(stats.invalid).toBe(0)
         console.info(
           `[chaos] ${transport}: ${EVENTS + 1} events in ${elapsedMs} ms, ${proxy.cuts} cuts, ` +
