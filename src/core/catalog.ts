@@ -1,4 +1,4 @@
-import type { z } from 'zod'
+import type * as z from 'zod'
 import { TaskwireError } from './errors.js'
 
 /** A map from event type (`'task.status'`) to the zod schema of that event's `data`. */
@@ -74,7 +74,7 @@ const INVALID_TYPE = /[\r\n\0]/
  * @example
  * ```ts
  * import { defaultCatalog, defineCatalog } from 'taskwire'
- * import { z } from 'zod'
+ * import * as z from 'zod'
  *
  * const catalog = defineCatalog({
  *   ...defaultCatalog.events,

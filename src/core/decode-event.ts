@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import type { Catalog, Envelope, EventOf } from './catalog.js'
 import { TaskwireValidationError } from './errors.js'
 import { toIssue, type ValidationResult, validateEventData } from './validate-event.js'

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 
 /** An error as carried by events and kept in state: a message and an optional code. */
 export interface ErrorInfo {

@@ -1,4 +1,4 @@
-import type { z } from 'zod'
+import type * as z from 'zod'
 import type { Catalog, EventData, EventType } from './catalog.js'
 import { TaskwireValidationError, type ValidationIssue } from './errors.js'
 
