@@ -568,7 +568,7 @@ describe('connect over fetch', () => {
   })
 })
 
-describe('the store interface', () => {
+describe('a stream on a fake fetch', () => {
   let server: ReturnType<typeof createFakeFetch>
   beforeEach(() => {
     vi.useFakeTimers()
@@ -577,113 +577,96 @@ describe('the store interface', () => {
   afterEach(() => {
     vi.useRealTimers()
   })
-
-  it('keeps the snapshot identity until something changes, and notifies once per chunk', async () => {
-    const stream = connect('https://api.test/s', {
+  const open = () =>
+    connect('https://api.test/s', {
       transport: 'fetch',
       fetch: server.fetch,
       onError: () => {},
     })
-    const first = stream.getSnapshot()
-    expect(stream.getSnapshot()).toBe(first)
-    expect(Object.isFrozen(first)).toBe(true)
-    const snapshots: unknown[] = []
-    const unsubscribe = stream.subscribe(() => snapshots.push(stream.getSnapshot()))
-    await tick()
-    expect(snapshots).toHaveLength(1)
-    const opened = stream.getSnapshot()
-    expect(opened).not.toBe(first)
-    expect(opened.status).toBe('open')
-    server.last.push(progress(1) + progress(2) + progress(3))
-    await tick()
-    expect(snapshots).toHaveLength(2)
-    expect(stream.getSnapshot().lastEventId).toBe('3')
-    server.last.push(': hb\n\n')
-    await tick()
-    expect(snapshots).toHaveLength(2)
-    server.last.push(progress(2))
-    await tick()
-    expect(snapshots).toHaveLength(2)
-    unsubscribe()
-    server.last.push(progress(4))
-    await tick()
-    expect(snapshots).toHaveLength(2)
-    expect(stream.getSnapshot()).toMatchObject({ status: 'open', lastEventId: '4', error: null })
-    stream.close()
-    expect(stream.getSnapshot().status).toBe('closed')
-  })
-})
 
-describe('async iteration', () => {
-  let server: ReturnType<typeof createFakeFetch>
-  beforeEach(() => {
-    vi.useFakeTimers()
-    server = createFakeFetch()
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
-
-  it('yields events in order and ends when the run ends', async () => {
-    const stream = connect('https://api.test/s', {
-      transport: 'fetch',
-      fetch: server.fetch,
-      onError: () => {},
+  describe('the store interface', () => {
+    it('keeps the snapshot identity until something changes, and notifies once per chunk', async () => {
+      const stream = open()
+      const first = stream.getSnapshot()
+      expect(stream.getSnapshot()).toBe(first)
+      expect(Object.isFrozen(first)).toBe(true)
+      const snapshots: unknown[] = []
+      const unsubscribe = stream.subscribe(() => snapshots.push(stream.getSnapshot()))
+      await tick()
+      expect(snapshots).toHaveLength(1)
+      const opened = stream.getSnapshot()
+      expect(opened).not.toBe(first)
+      expect(opened.status).toBe('open')
+      server.last.push(progress(1) + progress(2) + progress(3))
+      await tick()
+      expect(snapshots).toHaveLength(2)
+      expect(stream.getSnapshot().lastEventId).toBe('3')
+      server.last.push(': hb\n\n')
+      await tick()
+      expect(snapshots).toHaveLength(2)
+      server.last.push(progress(2))
+      await tick()
+      expect(snapshots).toHaveLength(2)
+      unsubscribe()
+      server.last.push(progress(4))
+      await tick()
+      expect(snapshots).toHaveLength(2)
+      expect(stream.getSnapshot()).toMatchObject({ status: 'open', lastEventId: '4', error: null })
+      stream.close()
+      expect(stream.getSnapshot().status).toBe('closed')
     })
-    const ids: string[] = []
-    const reading = (async () => {
-      for await (const event of stream) ids.push(`${event.type}#${event.id}`)
-    })()
-    await tick()
-    server.last.push(progress(1) + progress(2) + frame(3, 'run.cancelled', {}))
-    await reading
-    expect(ids).toEqual(['task.progress#1', 'task.progress#2', 'run.cancelled#3'])
   })
 
-  it('throws the fatal error after the buffered events', async () => {
-    server.reply({ kind: 'status', status: 403 })
-    const stream = connect('https://api.test/s', {
-      transport: 'fetch',
-      fetch: server.fetch,
-      onError: () => {},
+  describe('async iteration', () => {
+    it('yields events in order and ends when the run ends', async () => {
+      const stream = open()
+      const ids: string[] = []
+      const reading = (async () => {
+        for await (const event of stream) ids.push(`${event.type}#${event.id}`)
+      })()
+      await tick()
+      server.last.push(progress(1) + progress(2) + frame(3, 'run.cancelled', {}))
+      await reading
+      expect(ids).toEqual(['task.progress#1', 'task.progress#2', 'run.cancelled#3'])
     })
-    const iterator = stream[Symbol.asyncIterator]()
-    await tick()
-    await expect(iterator.next()).rejects.toMatchObject({ status: 403 })
-  })
 
-  it('fails a consumer that falls iteratorBufferSize events behind, without stopping the stream', async () => {
-    const stream = connect('https://api.test/s', {
-      transport: 'fetch',
-      fetch: server.fetch,
-      onError: () => {},
-      iteratorBufferSize: 2,
+    it('throws the fatal error after the buffered events', async () => {
+      server.reply({ kind: 'status', status: 403 })
+      const stream = open()
+      const iterator = stream[Symbol.asyncIterator]()
+      await tick()
+      await expect(iterator.next()).rejects.toMatchObject({ status: 403 })
     })
-    const iterator = stream[Symbol.asyncIterator]()
-    await tick()
-    server.last.push(progress(1) + progress(2) + progress(3))
-    await tick()
-    await expect(iterator.next()).resolves.toMatchObject({ value: { id: '1' } })
-    await expect(iterator.next()).resolves.toMatchObject({ value: { id: '2' } })
-    await expect(iterator.next()).rejects.toMatchObject({ code: 'slow-consumer' })
-    expect(stream.status).toBe('open')
-    expect(stream.lastEventId).toBe('3')
-    stream.close()
-  })
 
-  it('stops buffering for a consumer that breaks out of the loop', async () => {
-    const stream = connect('https://api.test/s', {
-      transport: 'fetch',
-      fetch: server.fetch,
-      onError: () => {},
+    it('fails a consumer that falls iteratorBufferSize events behind, without stopping the stream', async () => {
+      const stream = connect('https://api.test/s', {
+        transport: 'fetch',
+        fetch: server.fetch,
+        onError: () => {},
+        iteratorBufferSize: 2,
+      })
+      const iterator = stream[Symbol.asyncIterator]()
+      await tick()
+      server.last.push(progress(1) + progress(2) + progress(3))
+      await tick()
+      await expect(iterator.next()).resolves.toMatchObject({ value: { id: '1' } })
+      await expect(iterator.next()).resolves.toMatchObject({ value: { id: '2' } })
+      await expect(iterator.next()).rejects.toMatchObject({ code: 'slow-consumer' })
+      expect(stream.status).toBe('open')
+      expect(stream.lastEventId).toBe('3')
+      stream.close()
     })
-    await tick()
-    server.last.push(progress(1) + progress(2))
-    for await (const event of stream) {
-      expect(event.id).toBe('1')
-      break
-    }
-    expect(stream.status).toBe('open')
-    stream.close()
+
+    it('stops buffering for a consumer that breaks out of the loop', async () => {
+      const stream = open()
+      await tick()
+      server.last.push(progress(1) + progress(2))
+      for await (const event of stream) {
+        expect(event.id).toBe('1')
+        break
+      }
+      expect(stream.status).toBe('open')
+      stream.close()
+    })
   })
 })
