@@ -243,3 +243,16 @@ export const terminalEventTypes: readonly string[] = Object.freeze([
 export function isTerminalEventType(type: string): boolean {
   return terminalEventTypes.includes(type)
 }
+
+/**
+ * Tells whether an event type is reserved for the server: `stream.*` events (the snapshot a
+ * subscriber gets first, the reset that replaces a stale reader's state) are written by the
+ * hub alone. `hub.publish` and `parseEvent` refuse them, so no producer can forge the state
+ * a viewer sees.
+ *
+ * @param type - an event type
+ * @returns true for every type in the `stream.` namespace
+ */
+export function isReservedEventType(type: string): boolean {
+  return type.startsWith('stream.')
+}

@@ -7,6 +7,8 @@ export type TaskwireErrorCode =
   | 'invalid-event'
   | 'unknown-event-type'
   | 'event-too-large'
+  | 'body-too-large'
+  | 'reserved-event-type'
   | 'invalid-option'
   | 'http-status'
   | 'invalid-content-type'
@@ -20,6 +22,8 @@ export type TaskwireErrorCode =
   | 'timeout'
   | 'aborted'
   | 'broker'
+  | 'broker-full'
+  | 'revoked'
 
 const BRAND = Symbol.for('taskwire.error')
 

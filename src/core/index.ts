@@ -18,7 +18,12 @@ export { defineCatalog } from './catalog.js'
 export type { DecodedEvent, DecodeOptions, EventMessage, UnknownEventPolicy } from './decode-event.js'
 export { decodeEvent } from './decode-event.js'
 export type { DefaultCatalog } from './default-catalog.js'
-export { defaultCatalog, isTerminalEventType, terminalEventTypes } from './default-catalog.js'
+export {
+  defaultCatalog,
+  isReservedEventType,
+  isTerminalEventType,
+  terminalEventTypes,
+} from './default-catalog.js'
 export type { EncodeOptions, Framing } from './encode-event.js'
 export { encodeEvent } from './encode-event.js'
 export type { TaskwireErrorCode, TaskwireErrorOptions, ValidationIssue } from './errors.js'

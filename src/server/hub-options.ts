@@ -5,6 +5,7 @@ import {
   type Framing,
   TaskwireError,
 } from '../core/index.js'
+import type { AccessPolicy } from './access.js'
 import type { Broker } from './types.js'
 
 /**
@@ -82,6 +83,20 @@ export interface HubOptions<C extends Catalog = DefaultCatalog> {
    */
   maxConnections?: number | false | undefined
   /**
+   * Most subscriptions of one caller at once, by the key `authorize` names (`{ key }`), so
+   * one user or one address cannot take every connection. Subscriptions without a key are
+   * not counted. Past it, `subscribe` throws a 503 `connection-limit`. `false` = no limit.
+   * @defaultValue `false`
+   */
+  maxConnectionsPerKey?: number | false | undefined
+  /**
+   * Who may reach which stream, asked at every door (SSE, poll, WebSocket, snapshot,
+   * execution start and cancel) before any byte of a stream is written; see
+   * {@link AccessPolicy}. Adapters may add checks of their own on top.
+   * @defaultValue admits every request
+   */
+  authorize?: AccessPolicy | undefined
+  /**
    * Most subscriptions to one stream. Past it, `subscribe` throws a 503 `stream-limit`.
    * `false` = no limit.
    * @defaultValue `1000`
@@ -142,6 +157,8 @@ export const DEFAULT_HUB_OPTIONS: Readonly<ResolvedHubOptions> = Object.freeze({
   framing: 'named',
   snapshotOnConnect: false,
   maxConnections: 10_000,
+  maxConnectionsPerKey: false,
+  authorize: () => true,
   maxPerStream: 1000,
   retryAfterMs: 5000,
   highWaterMarkBytes: 1024 * 1024,
@@ -173,6 +190,8 @@ export function resolveHubOptions<C extends Catalog = DefaultCatalog>(
     framing: options.framing ?? d.framing,
     snapshotOnConnect: options.snapshotOnConnect ?? d.snapshotOnConnect,
     maxConnections: options.maxConnections ?? d.maxConnections,
+    maxConnectionsPerKey: options.maxConnectionsPerKey ?? d.maxConnectionsPerKey,
+    authorize: options.authorize ?? d.authorize,
     maxPerStream: options.maxPerStream ?? d.maxPerStream,
     retryAfterMs: options.retryAfterMs ?? d.retryAfterMs,
     highWaterMarkBytes: options.highWaterMarkBytes ?? d.highWaterMarkBytes,
@@ -183,6 +202,7 @@ export function resolveHubOptions<C extends Catalog = DefaultCatalog>(
   const positive = {
     heartbeatMs: resolved.heartbeatMs,
     maxConnections: resolved.maxConnections,
+    maxConnectionsPerKey: resolved.maxConnectionsPerKey,
     maxPerStream: resolved.maxPerStream,
     highWaterMarkBytes: resolved.highWaterMarkBytes,
     maxEventBytes: resolved.maxEventBytes,

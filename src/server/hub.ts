@@ -16,19 +16,23 @@ import {
   TaskwireValidationError,
   validateEventData,
 } from '../core/index.js'
+import { type AccessRequest, type AccessResult, decideAccess } from './access.js'
 import { createFrameCache, exceedsUtf8Bytes } from './frame-cache.js'
 import { createHeartbeat } from './heartbeat.js'
 import { type HubOptions, resolveHubOptions } from './hub-options.js'
 import { createMemoryBroker } from './memory-broker.js'
 import type {
   Broker,
+  DisconnectFilter,
   Hub,
   HubReadResult,
   HubStats,
   SubscribeOptions,
   SubscriberSink,
+  Reservation,
   Subscription,
   SubscriptionEndReason,
+  SubscriptionInfo,
 } from './types.js'
 
 /** The heartbeat frame: a comment, which readers ignore (WHATWG HTML §9.2.6). */
@@ -52,6 +56,8 @@ interface StreamEntry {
 
 interface Sub {
   readonly stream: string
+  /** The caller key its connection slot counts against. */
+  readonly key: string | undefined
   readonly framing: Framing
   readonly entry: StreamEntry
   phase: 'admitted' | 'live' | 'ended'
@@ -68,6 +74,10 @@ interface Sub {
   allowance: number
   endError: TaskwireError | undefined
   resolveEnded: (reason: SubscriptionEndReason) => void
+}
+
+interface HeldReservation extends Reservation {
+  held: boolean
 }
 
 const TERMINAL_STATUSES: ReadonlySet<RunState['status']> = new Set(['completed', 'failed', 'cancelled'])
@@ -119,6 +129,15 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
   const retryFrame = config.retryMs === false ? '' : formatEvent({ retry: config.retryMs })
   const hwm = config.highWaterMarkBytes
   let connections = 0
+  const perKey = new Map<string, number>()
+  const reservations = new WeakSet<HeldReservation>()
+  /** Takes over a reservation's slot; false when it is not one of this hub's live ones. */
+  const takeOver = (reservation: Reservation): boolean => {
+    const held = reservation as HeldReservation
+    if (!reservations.has(held) || !held.held) return false
+    held.held = false
+    return true
+  }
   let brokerListeners = 0
   let closed = false
 
@@ -135,6 +154,35 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     } catch {
       // onError is the last resort; if it throws there is nowhere left to report to.
     }
+  }
+
+  /** Takes a connection slot for a caller, or throws the 503 its limit calls for. */
+  const takeSlot = (key: string | undefined): void => {
+    if (config.maxConnections !== false && connections >= config.maxConnections) {
+      throw new TaskwireHttpError(
+        503,
+        `The server holds its maximum of ${config.maxConnections} connections; retry later.`,
+        { code: 'connection-limit', retryAfterMs: config.retryAfterMs },
+      )
+    }
+    const held = key === undefined ? 0 : (perKey.get(key) ?? 0)
+    if (key !== undefined && config.maxConnectionsPerKey !== false && held >= config.maxConnectionsPerKey) {
+      throw new TaskwireHttpError(
+        503,
+        `This caller holds its maximum of ${config.maxConnectionsPerKey} connections; close one or retry later.`,
+        { code: 'connection-limit', retryAfterMs: config.retryAfterMs },
+      )
+    }
+    connections++
+    if (key !== undefined) perKey.set(key, held + 1)
+  }
+
+  const giveSlot = (key: string | undefined): void => {
+    connections--
+    if (key === undefined) return
+    const held = (perKey.get(key) ?? 1) - 1
+    if (held > 0) perKey.set(key, held)
+    else perKey.delete(key)
   }
 
   const closedError = (): TaskwireHttpError =>
@@ -296,7 +344,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     sub.bufferChars = 0
     sub.initial = ''
     heartbeat.delete(sub)
-    connections--
+    giveSlot(sub.key)
     const entry = sub.entry
     entry.subs.delete(sub)
     if (entry.subs.size === 0 && entries.get(entry.stream) === entry) {
@@ -481,20 +529,18 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
         )
       }
       const existing = entries.get(stream)
-      if (config.maxConnections !== false && connections >= config.maxConnections) {
-        throw new TaskwireHttpError(
-          503,
-          `The server holds its maximum of ${config.maxConnections} connections; retry later.`,
-          { code: 'connection-limit', retryAfterMs: config.retryAfterMs },
-        )
-      }
+      const reservation = options.reservation
+      const reserved = reservation !== undefined && takeOver(reservation)
+      const key = reserved ? reservation.key : options.key
       if (config.maxPerStream !== false && (existing?.subs.size ?? 0) >= config.maxPerStream) {
+        if (reserved) giveSlot(key)
         throw new TaskwireHttpError(
           503,
           `Stream ${JSON.stringify(stream)} has its maximum of ${config.maxPerStream} subscribers; retry later.`,
           { code: 'stream-limit', retryAfterMs: config.retryAfterMs },
         )
       }
+      if (!reserved) takeSlot(key)
       const entry = existing ?? openEntry(stream)
       let resolveEnded: (reason: SubscriptionEndReason) => void = () => {}
       const ended = new Promise<SubscriptionEndReason>((resolve) => {
@@ -502,6 +548,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
       })
       const sub: Sub = {
         stream,
+        key,
         framing,
         entry,
         phase: 'admitted',
@@ -516,7 +563,6 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
         resolveEnded,
       }
       entry.subs.add(sub)
-      connections++
       const cursor =
         options.lastEventId === undefined || options.lastEventId === '' ? null : options.lastEventId
       let open: boolean
@@ -553,6 +599,48 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
 
     snapshot(stream: string): Promise<RunState> {
       return broker.state(stream)
+    },
+
+    authorize(access: AccessRequest): Promise<AccessResult> {
+      return decideAccess(config.authorize, access)
+    },
+
+    reserve(options: { key?: string | undefined } = {}): Reservation {
+      if (closed) throw closedError()
+      takeSlot(options.key)
+      const reservation: HeldReservation = {
+        key: options.key,
+        held: true,
+        release() {
+          if (!reservation.held) return
+          reservation.held = false
+          giveSlot(reservation.key)
+        },
+      }
+      reservations.add(reservation)
+      return reservation
+    },
+
+    disconnect(filter: DisconnectFilter): number {
+      const matches =
+        typeof filter === 'function'
+          ? filter
+          : (sub: SubscriptionInfo) =>
+              (filter.stream === undefined || sub.stream === filter.stream) &&
+              (filter.key === undefined || sub.key === filter.key)
+      let ended = 0
+      for (const entry of [...entries.values()]) {
+        for (const sub of [...entry.subs]) {
+          if (sub.phase === 'ended' || !matches({ stream: sub.stream, key: sub.key })) continue
+          endSub(
+            sub,
+            'revoked',
+            new TaskwireError('revoked', 'The server ended this subscription; reconnect to be authorized again.'),
+          )
+          ended++
+        }
+      }
+      return ended
     },
 
     stats(): HubStats {

@@ -6,6 +6,15 @@
  * @module taskwire/server
  */
 
+export type {
+  AccessDecision,
+  AccessPolicy,
+  AccessRequest,
+  AccessResult,
+  Door,
+  HeaderReader,
+  Refusal,
+} from './access.js'
 export type { Authorize, AuthorizeDecision, ServeOptions, ServeStreamOptions } from './admit-subscriber.js'
 export { DEFAULT_SERVE_OPTIONS } from './admit-subscriber.js'
 export {
@@ -53,12 +62,16 @@ export { serveWeb } from './serve-web.js'
 export type {
   Broker,
   BrokerReadResult,
+  DisconnectFilter,
   Hub,
+  HubCloseOptions,
   HubReadResult,
   HubStats,
   SubscribeOptions,
+  Reservation,
   SubscriberSink,
   Subscription,
   SubscriptionEndReason,
+  SubscriptionInfo,
   UnsequencedEvent,
 } from './types.js'

@@ -1,3 +1,4 @@
+import type { AccessRequest, AccessResult } from './access.js'
 import type {
   Catalog,
   DefaultCatalog,
@@ -103,10 +104,77 @@ export interface SubscribeOptions {
    * @defaultValue the hub's `framing`
    */
   framing?: Framing | undefined
+  /**
+   * Who is subscribing: a user id, an API key or an IP address, as the adapter's `key`
+   * option reads it from the request. Counted against `maxConnectionsPerKey`, and matched by
+   * {@link Hub.disconnect} to end a caller's subscriptions when its credentials are revoked.
+   * @defaultValue none: the subscription counts only against the hub-wide limits
+   */
+  key?: string | undefined
+  /**
+   * A connection slot taken earlier with {@link Hub.reserve} (a WebSocket waiting for its
+   * first message), which the subscription takes over instead of taking a new one.
+   * @defaultValue none: the subscription takes its own slot
+   */
+  reservation?: Reservation | undefined
 }
 
-/** Why a subscription ended. */
-export type SubscriptionEndReason = 'client' | 'terminal' | 'slow-consumer' | 'hub-closed'
+/**
+ * A connection slot held before a subscription exists, counted by `maxConnections` and
+ * `maxConnectionsPerKey` like an open stream. Release it, or pass it to
+ * {@link Hub.subscribe}, which takes it over.
+ */
+export interface Reservation {
+  /** The caller key the slot was taken for. */
+  readonly key: string | undefined
+  /** Frees the slot; harmless when it was freed or taken over already. */
+  release(): void
+}
+
+/**
+ * Why a subscription ended: the client left, the run ended, the client fell behind,
+ * {@link Hub.disconnect} ended it (credentials revoked), or the hub closed.
+ */
+export type SubscriptionEndReason = 'client' | 'terminal' | 'slow-consumer' | 'revoked' | 'hub-closed'
+
+/** What {@link Hub.disconnect} is told of each subscription, to decide whether to end it. */
+export interface SubscriptionInfo {
+  /** The stream subscribed to. */
+  readonly stream: string
+  /** The caller's key, when the adapter gave one. */
+  readonly key: string | undefined
+}
+
+/**
+ * Which subscriptions {@link Hub.disconnect} ends: those matching every field given (an
+ * empty filter matches all), or those a predicate accepts.
+ */
+export type DisconnectFilter =
+  | {
+      /** Only subscriptions to this stream. */
+      stream?: string | undefined
+      /** Only subscriptions of this caller key. */
+      key?: string | undefined
+    }
+  | ((subscription: SubscriptionInfo) => boolean)
+
+/** Options of {@link Hub.close}. */
+export interface HubCloseOptions {
+  /**
+   * Spreads the closing of open connections over this many milliseconds, each at a random
+   * point, so the clients of a restarting server do not all reconnect in the same instant.
+   * New subscriptions and publishes are refused from the start of the window.
+   * @defaultValue `0`: every connection is closed at once
+   */
+  drainMs?: number | undefined
+  /**
+   * What happens to executions still running (`startExecution`): `'cancel'` aborts each and
+   * publishes its `run.cancelled` before connections close; `'await'` lets each finish (its
+   * terminal event still reaches its viewers) before connections close.
+   * @defaultValue `'cancel'`
+   */
+  executions?: 'cancel' | 'await' | undefined
+}
 
 /**
  * An admitted subscriber. It holds a connection slot from {@link Hub.subscribe} until it
@@ -196,9 +264,49 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
   /** Counts of subscriptions, streams, listeners and timers. */
   stats(): HubStats
   /**
-   * Ends every subscription (reason `hub-closed`), stops the heartbeat and closes the
-   * broker the hub created; a broker passed in `HubOptions.broker` is left open for its
-   * owner to close.
+   * Runs the hub's `authorize` policy for a request at one of its doors. Every adapter calls
+   * it before admitting anyone; call it too in routes of your own that reach a stream (a
+   * DELETE that cancels an execution, a route that returns `hub.snapshot()`).
+   *
+   * @param access - the stream, the door, the headers and the raw request
+   * @returns admitted with the caller's key, or the refusal to render
+   * @throws whatever the policy threw other than a 401/403/404 {@link taskwire!TaskwireHttpError}
    */
-  close(): Promise<void>
+  authorize(access: AccessRequest): Promise<AccessResult>
+  /**
+   * Takes a connection slot before there is a subscription to hold it, so a connection that
+   * is still handshaking (a WebSocket waiting for its first message) counts against the
+   * limits like an open stream.
+   *
+   * @param options - the caller key the slot counts against
+   * @returns the reservation; release it or pass it to {@link Hub.subscribe}
+   * @throws {@link taskwire!TaskwireHttpError} 503 `connection-limit` with `retryAfterMs` when
+   *   no slot is free, and when the hub is closed
+   */
+  reserve(options?: { key?: string | undefined }): Reservation
+  /**
+   * Ends the subscriptions that match a filter, with reason `revoked`: `authorize` runs only
+   * when a subscriber connects, so call this when a caller's credentials are revoked or its
+   * access to a stream is withdrawn. The connections close at once, as with a slow consumer;
+   * a client that reconnects meets `authorize` again.
+   *
+   * @param filter - `{ stream, key }` (every field given must match) or a predicate
+   * @returns how many subscriptions were ended
+   * @example
+   * ```ts
+   * hub.disconnect({ key: userId }) // the user logged out everywhere
+   * ```
+   */
+  disconnect(filter: DisconnectFilter): number
+  /**
+   * Shuts the hub down: refuses new subscriptions and publishes, settles running executions
+   * (cancelled, or awaited, see {@link HubCloseOptions.executions}), ends every subscription
+   * (reason `hub-closed`) at random points within `drainMs`, stops the heartbeat and closes
+   * the broker the hub created; a broker passed in `HubOptions.broker` is left open for its
+   * owner to close.
+   *
+   * @param options - the drain window and what to do with running executions
+   * @returns resolves once every subscription has ended and the broker is closed
+   */
+  close(options?: HubCloseOptions): Promise<void>
 }
