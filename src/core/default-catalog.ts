@@ -18,7 +18,7 @@ const taskFields = {
   description: z.string().optional(),
   /** The task's status. */
   status: taskStatus.optional(),
-  /** A progress note (card 2's `note`). */
+  /** A progress note, shown beside the status. */
   note: z.string().optional(),
   /** Progress from 0 to 100. */
   percent: percent.optional(),
@@ -35,8 +35,9 @@ const agentRef = {
 }
 
 /**
- * The built-in events: stream, task, agent, run and node events. Every event name and field
- * of the five cards has a home here; docs/events.md maps them card by card.
+ * The built-in events: stream, task, agent, run and node events. The events of common
+ * hand-built systems (task lists, webhook-fed jobs, agent teams, flow executors, workflow
+ * builders) each have a home here; docs/events.md maps them field by field.
  *
  * @example
  * ```ts
@@ -48,15 +49,19 @@ export const defaultCatalog = defineCatalog({
   'stream.snapshot': z.object({
     /** The stream's state folded from every event so far. */
     state: runStateSchema,
-    /** Extra stream information (card 2's job status). */
+    /** Extra stream information (a job's status, say). */
     meta: meta.optional(),
   }),
   /** The reader's cursor fell out of the replay log; `state` replaces whatever it had. */
   'stream.reset': z.object({
     /** The stream's current state, to replace the reader's. */
     state: runStateSchema,
-    /** Whether the cursor fell out of the replay log or was never issued by it. */
-    reason: z.enum(['cursor-expired', 'cursor-unknown']),
+    /**
+     * Why: the cursor fell out of the replay log, or was never issued by it (a cursor from
+     * before a server restart), or the state is too large to send whole; then `state` keeps
+     * the run's fields but not its tasks, agents and nodes.
+     */
+    reason: z.enum(['cursor-expired', 'cursor-unknown', 'snapshot-too-large']),
   }),
 
   /** A task was created. */
@@ -194,9 +199,9 @@ export const defaultCatalog = defineCatalog({
     nodeId: id,
     /** The node's display name. */
     name: z.string().optional(),
-    /** A status line to show on the node (card 5's `message` on a failed update). */
+    /** A status line to show on the node (what went wrong, in words). */
     message: z.string().optional(),
-    /** What the node produced before it failed (card 5's `data` on a failed update). */
+    /** What the node produced before it failed (partial results). */
     output: z.unknown().optional(),
     /** Why it failed. */
     error: errorInfoSchema,

@@ -10,14 +10,14 @@ import type { Broker } from './types.js'
 
 /**
  * Extra information sent with the `stream.snapshot` a new subscriber gets first, in its
- * `meta` field (card 2's job status, a title ...).
+ * `meta` field (a job's status, a title ...).
  *
  * @param stream - the stream subscribed to
  * @returns the record to send as `meta`
  */
 export type SnapshotMeta = (stream: string) => Record<string, unknown> | Promise<Record<string, unknown>>
 
-/** The replay bounds of the memory broker a hub creates, per stream. */
+/** The replay bounds of the memory broker a hub creates. */
 export interface ReplayOptions {
   /**
    * Most events kept per stream; a subscriber whose cursor is older gets a `stream.reset`.
@@ -29,6 +29,18 @@ export interface ReplayOptions {
    * @defaultValue `900_000` (15 minutes)
    */
   maxAgeMs?: number | false | undefined
+  /**
+   * Most bytes of events kept for replay over all streams together; past it the logs
+   * appended to the longest ago are dropped first (their readers get a `stream.reset`).
+   * @defaultValue `67_108_864` (64 MiB)
+   */
+  maxBytes?: number | false | undefined
+  /**
+   * Most streams kept; streams without subscribers are forgotten first, and a publish to a
+   * new stream is refused (503 `broker-full`) when every stream kept has subscribers.
+   * @defaultValue `10_000`
+   */
+  maxStreams?: number | false | undefined
 }
 
 /** Options of `createHub()`. Every field is optional. */
@@ -48,8 +60,8 @@ export interface HubOptions<C extends Catalog = DefaultCatalog> {
    */
   broker?: Broker | undefined
   /**
-   * The bounds of the default memory broker's replay log, per stream. Ignored with `broker`.
-   * @defaultValue `{ maxEvents: 1000, maxAgeMs: 900_000 }`
+   * The bounds of the default memory broker's replay logs. Ignored with `broker`.
+   * @defaultValue `{ maxEvents: 1000, maxAgeMs: 900_000, maxBytes: 67_108_864, maxStreams: 10_000 }`
    */
   replay?: ReplayOptions | undefined
   /**
@@ -123,6 +135,16 @@ export interface HubOptions<C extends Catalog = DefaultCatalog> {
    */
   maxEventBytes?: number | false | undefined
   /**
+   * Largest `stream.snapshot` or `stream.reset` frame, in UTF-8 bytes. A state that
+   * serializes larger is never sent whole, so no reader is locked out by its size: a reader
+   * whose replay log is complete gets the replay instead, any other a `stream.reset` with
+   * reason `snapshot-too-large` whose state keeps the run's fields (status, ids, timings,
+   * error, `lastEventId`) but not its tasks, agents and nodes; fetch the full state from a
+   * route of your own (`hub.snapshot()`) when the client reports it. `false` = no limit.
+   * @defaultValue `1_048_576` (1 MiB, a quarter of the client's default `maxEventChars`)
+   */
+  maxSnapshotBytes?: number | false | undefined
+  /**
    * Receives errors nobody awaits: a failed write to a subscriber, a broker listener that
    * threw, a snapshot that could not be sent.
    * @defaultValue logs with `console.error`
@@ -151,7 +173,12 @@ export type ResolvedHubOptions<C extends Catalog = DefaultCatalog> = {
 export const DEFAULT_HUB_OPTIONS: Readonly<ResolvedHubOptions> = Object.freeze({
   catalog: defaultCatalog,
   broker: undefined,
-  replay: Object.freeze({ maxEvents: 1000, maxAgeMs: 15 * 60_000 }),
+  replay: Object.freeze({
+    maxEvents: 1000,
+    maxAgeMs: 15 * 60_000,
+    maxBytes: 64 * 1024 * 1024,
+    maxStreams: 10_000,
+  }),
   heartbeatMs: 15_000,
   retryMs: 2000,
   framing: 'named',
@@ -163,6 +190,7 @@ export const DEFAULT_HUB_OPTIONS: Readonly<ResolvedHubOptions> = Object.freeze({
   retryAfterMs: 5000,
   highWaterMarkBytes: 1024 * 1024,
   maxEventBytes: 256 * 1024,
+  maxSnapshotBytes: 1024 * 1024,
   onError: (error: TaskwireError) => console.error(error),
   now: () => Date.now(),
 })
@@ -184,6 +212,8 @@ export function resolveHubOptions<C extends Catalog = DefaultCatalog>(
     replay: {
       maxEvents: options.replay?.maxEvents ?? d.replay.maxEvents,
       maxAgeMs: options.replay?.maxAgeMs ?? d.replay.maxAgeMs,
+      maxBytes: options.replay?.maxBytes ?? d.replay.maxBytes,
+      maxStreams: options.replay?.maxStreams ?? d.replay.maxStreams,
     },
     heartbeatMs: options.heartbeatMs ?? d.heartbeatMs,
     retryMs: options.retryMs ?? d.retryMs,
@@ -196,6 +226,7 @@ export function resolveHubOptions<C extends Catalog = DefaultCatalog>(
     retryAfterMs: options.retryAfterMs ?? d.retryAfterMs,
     highWaterMarkBytes: options.highWaterMarkBytes ?? d.highWaterMarkBytes,
     maxEventBytes: options.maxEventBytes ?? d.maxEventBytes,
+    maxSnapshotBytes: options.maxSnapshotBytes ?? d.maxSnapshotBytes,
     onError: options.onError ?? d.onError,
     now: options.now ?? d.now,
   }
@@ -206,6 +237,7 @@ export function resolveHubOptions<C extends Catalog = DefaultCatalog>(
     maxPerStream: resolved.maxPerStream,
     highWaterMarkBytes: resolved.highWaterMarkBytes,
     maxEventBytes: resolved.maxEventBytes,
+    maxSnapshotBytes: resolved.maxSnapshotBytes,
   }
   for (const [key, value] of Object.entries(positive)) {
     if (value !== false && !(typeof value === 'number' && value > 0)) {

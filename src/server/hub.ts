@@ -1,6 +1,5 @@
 import {
   type Catalog,
-  compareEventIds,
   type DefaultCatalog,
   type Envelope,
   type EventInput,
@@ -8,6 +7,7 @@ import {
   type EventType,
   type Framing,
   formatEvent,
+  isReservedEventType,
   isSeenEventId,
   isTerminalEventType,
   type RunState,
@@ -17,6 +17,7 @@ import {
   validateEventData,
 } from '../core/index.js'
 import { type AccessRequest, type AccessResult, decideAccess } from './access.js'
+import { settleExecutions } from './execution.js'
 import { createFrameCache, exceedsUtf8Bytes } from './frame-cache.js'
 import { createHeartbeat } from './heartbeat.js'
 import { type HubOptions, resolveHubOptions } from './hub-options.js'
@@ -25,11 +26,12 @@ import type {
   Broker,
   DisconnectFilter,
   Hub,
+  HubCloseOptions,
   HubReadResult,
   HubStats,
+  Reservation,
   SubscribeOptions,
   SubscriberSink,
-  Reservation,
   Subscription,
   SubscriptionEndReason,
   SubscriptionInfo,
@@ -52,6 +54,12 @@ interface StreamEntry {
   pendingChars: number
   scheduled: boolean
   flushing: boolean
+  /**
+   * The snapshot and reset frames of the state last served, by framing and kind. Kept on
+   * the entry, which lives only while the stream has subscribers, so what it holds is
+   * bounded by the connection limits whatever stream names callers ask for.
+   */
+  stateFrames: { state: RunState; frames: Map<string, string> } | undefined
 }
 
 interface Sub {
@@ -121,6 +129,8 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     createMemoryBroker({
       maxEvents: config.replay.maxEvents,
       maxAgeMs: config.replay.maxAgeMs,
+      maxBytes: config.replay.maxBytes,
+      maxStreams: config.replay.maxStreams,
       now: config.now,
       onError: config.onError,
     })
@@ -139,7 +149,11 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     return true
   }
   let brokerListeners = 0
+  /** False from the start of close(): no new subscription or reservation is admitted. */
+  let admitting = true
+  /** True once executions have settled in close(): publishes are refused. */
   let closed = false
+  let closing: Promise<void> | undefined
 
   const heartbeat = createHeartbeat<Sub>({
     intervalMs: config.heartbeatMs,
@@ -200,6 +214,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
       pendingChars: 0,
       scheduled: false,
       flushing: false,
+      stateFrames: undefined,
     }
     // Listen before the replay is read, so no event can fall between replay and live.
     const unlisten = broker.subscribe(stream, (event) => receive(entry, event))
@@ -424,21 +439,38 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
 
   // A broker hands out the same state object until the next event, so the many viewers that
   // open one stream at once (a dashboard, a reconnect storm) share one serialized snapshot.
-  const stateFrames = new WeakMap<RunState, Map<string, string>>()
-  const stateFrame = (sub: Sub, kind: string, state: RunState, data: unknown): string => {
-    let byKind = stateFrames.get(state)
-    if (!byKind) {
-      byKind = new Map()
-      stateFrames.set(state, byKind)
-    }
-    const key = `${sub.stream}\n${sub.framing}\n${kind}`
-    let frame = byKind.get(key)
+  const stateFrame = (sub: Sub, kind: string, state: RunState, data: () => unknown): string => {
+    const entry = sub.entry
+    if (entry.stateFrames?.state !== state) entry.stateFrames = { state, frames: new Map() }
+    const key = `${sub.framing}\n${kind}`
+    let frame = entry.stateFrames.frames.get(key)
     if (frame === undefined) {
       const type = kind.startsWith('stream.reset') ? 'stream.reset' : 'stream.snapshot'
-      frame = frames.frame(stateEnvelope(sub.stream, type, state, data), sub.framing)
-      byKind.set(key, frame)
+      frame = frames.frame(stateEnvelope(sub.stream, type, state, data()), sub.framing)
+      entry.stateFrames.frames.set(key, frame)
     }
     return frame
+  }
+
+  const tooLarge = (frame: string): boolean =>
+    config.maxSnapshotBytes !== false && exceedsUtf8Bytes(frame, config.maxSnapshotBytes)
+
+  /** The frames of a replay, up to and including the first terminal event. */
+  const replayFrames = (sub: Sub, events: readonly Envelope[], cursor: string | null): void => {
+    let text = ''
+    let lastId = cursor
+    let ended = false
+    for (const event of events) {
+      text += frames.frame(event, sub.framing)
+      lastId = event.id
+      if (isTerminalEventType(event.type)) {
+        ended = true
+        break
+      }
+    }
+    sub.initial = text
+    sub.lastId = lastId
+    sub.initialTerminal = ended
   }
 
   /** Prepares what start() writes before live events: a snapshot, a reset or the replay. */
@@ -449,37 +481,82 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     const snapshotOnConnect = config.snapshotOnConnect
     const wantsSnapshot = cursor === null && (snapshotOnConnect !== false || read.expired)
     if (terminal && !read.expired && read.events.length === 0 && !wantsSnapshot) return false
+    if (!wantsSnapshot && !read.expired) {
+      replayFrames(sub, read.events, cursor)
+      return true
+    }
+    let frame: string
     if (wantsSnapshot) {
       const meta = typeof snapshotOnConnect === 'function' ? await snapshotOnConnect(sub.stream) : undefined
-      sub.initial =
+      frame =
         meta === undefined
-          ? stateFrame(sub, 'stream.snapshot', state, { state })
+          ? stateFrame(sub, 'stream.snapshot', state, () => ({ state }))
           : frames.frame(stateEnvelope(sub.stream, 'stream.snapshot', state, { state, meta }), sub.framing)
-      sub.lastId = state.lastEventId
-      sub.initialTerminal = terminal
-    } else if (read.expired) {
-      const order = cursor === null ? -1 : compareEventIds(cursor, state.lastEventId ?? '0')
-      const reason = order <= 0 ? 'cursor-expired' : 'cursor-unknown'
-      sub.initial = stateFrame(sub, `stream.reset:${reason}`, state, { state, reason })
-      sub.lastId = state.lastEventId
-      sub.initialTerminal = terminal
     } else {
-      let text = ''
-      let lastId = cursor
-      let ended = false
-      for (const event of read.events) {
-        text += frames.frame(event, sub.framing)
-        lastId = event.id
-        if (isTerminalEventType(event.type)) {
-          ended = true
-          break
-        }
-      }
-      sub.initial = text
-      sub.lastId = lastId
-      sub.initialTerminal = ended
+      const reason = read.reason ?? 'cursor-expired'
+      frame = stateFrame(sub, `stream.reset:${reason}`, state, () => ({ state, reason }))
     }
+    if (tooLarge(frame)) {
+      // A complete log tells the whole run event by event, each within maxEventBytes.
+      if (cursor === null && !read.expired) {
+        replayFrames(sub, read.events, cursor)
+        return true
+      }
+      frame = stateFrame(sub, 'stream.reset:snapshot-too-large', state, () => ({
+        state: {
+          ...state,
+          tasks: [],
+          agents: {},
+          agentOrder: [],
+          nodes: {},
+          nodeOrder: [],
+          output: undefined,
+          meta: {},
+        },
+        reason: 'snapshot-too-large',
+      }))
+    }
+    sub.initial = frame
+    sub.lastId = state.lastEventId
+    sub.initialTerminal = terminal
     return true
+  }
+
+  const shutDown = async (options: HubCloseOptions): Promise<void> => {
+    const drainMs = options.drainMs ?? 0
+    const executions = options.executions ?? 'cancel'
+    if (!(Number.isFinite(drainMs) && drainMs >= 0) || (executions !== 'cancel' && executions !== 'await')) {
+      closing = undefined
+      throw new TaskwireError(
+        'invalid-option',
+        `close() takes drainMs >= 0 and executions 'cancel' or 'await', got ${String(drainMs)} and ${String(executions)}.`,
+      )
+    }
+    admitting = false
+    // Executions publish their last events (run.cancelled, or their own end) while the
+    // hub still takes publishes, so their viewers see how each run ended.
+    await settleExecutions(hub, executions)
+    closed = true
+    // Frames still waiting for the end of the turn go out before any connection is closed.
+    for (const entry of [...entries.values()]) flush(entry)
+    const hubClosed = new TaskwireError('stream-closed', 'The hub closed; reconnect to resume.')
+    const open = [...entries.values()].flatMap((entry) => [...entry.subs])
+    await Promise.all(
+      open.map((sub) => {
+        const end = () => endSub(sub, 'hub-closed', hubClosed)
+        if (drainMs === 0) return end()
+        // Each connection closes at its own random moment in the window, so the clients of a
+        // restarting server come back spread out rather than all in the same instant.
+        return new Promise<void>((resolve) => {
+          setTimeout(() => {
+            end()
+            resolve()
+          }, Math.random() * drainMs)
+        })
+      }),
+    )
+    heartbeat.clear()
+    if (ownsBroker) await broker.close()
   }
 
   const hub: Hub<C> = {
@@ -492,6 +569,12 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     ): Promise<EventOf<C, T>> {
       if (closed) throw new TaskwireError('stream-closed', 'The hub is closed; create a new hub to publish.')
       assertStream(stream)
+      if (isReservedEventType(type)) {
+        const message = `${type} is sent by the hub alone (snapshots and resets); publish run, task, agent or node events.`
+        throw new TaskwireValidationError(message, [{ path: 'type', message, code: 'reserved-event-type' }], {
+          code: 'reserved-event-type',
+        })
+      }
       const result = validateEventData(catalog, type, data)
       if (!result.ok) throw result.error
       const value: unknown = result.value
@@ -504,22 +587,20 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
           cause,
         })
       }
-      if (config.maxEventBytes !== false) {
-        // Measured on the frame as written, but for the digits of the id the broker assigns.
-        const probe = frames.frame({ type, stream, id: '', ts, data: value }, 'named')
-        if (exceedsUtf8Bytes(probe, config.maxEventBytes)) {
-          throw new TaskwireError(
-            'event-too-large',
-            `The ${type} event for ${JSON.stringify(stream)} is larger than maxEventBytes (${config.maxEventBytes} bytes); publish a reference to large payloads rather than the payload.`,
-          )
-        }
+      // Measured on the frame as written, but for the digits of the id the broker assigns.
+      const probe = frames.frame({ type, stream, id: '', ts, data: value }, 'named')
+      if (config.maxEventBytes !== false && exceedsUtf8Bytes(probe, config.maxEventBytes)) {
+        const message = `The ${type} event for ${JSON.stringify(stream)} is larger than maxEventBytes (${config.maxEventBytes} bytes); publish a reference to large payloads rather than the payload.`
+        throw new TaskwireValidationError(message, [{ path: 'data', message, code: 'event-too-large' }], {
+          code: 'event-too-large',
+        })
       }
-      const envelope = await broker.append({ type, stream, ts, data: value })
+      const envelope = await broker.append({ type, stream, ts, data: value, bytes: probe.length })
       return envelope as EventOf<C, T>
     },
 
     async subscribe(stream: string, options: SubscribeOptions = {}): Promise<Subscription | null> {
-      if (closed) throw closedError()
+      if (!admitting) throw closedError()
       assertStream(stream)
       const framing = options.framing ?? config.framing
       if (framing !== 'named' && framing !== 'data-only') {
@@ -541,7 +622,13 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
         )
       }
       if (!reserved) takeSlot(key)
-      const entry = existing ?? openEntry(stream)
+      let entry: StreamEntry
+      try {
+        entry = existing ?? openEntry(stream)
+      } catch (error) {
+        giveSlot(key)
+        throw error
+      }
       let resolveEnded: (reason: SubscriptionEndReason) => void = () => {}
       const ended = new Promise<SubscriptionEndReason>((resolve) => {
         resolveEnded = resolve
@@ -572,7 +659,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
         endSub(sub, 'client')
         throw error
       }
-      if (closed) {
+      if (!admitting) {
         endSub(sub, 'hub-closed')
         throw closedError()
       }
@@ -606,7 +693,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     },
 
     reserve(options: { key?: string | undefined } = {}): Reservation {
-      if (closed) throw closedError()
+      if (!admitting) throw closedError()
       takeSlot(options.key)
       const reservation: HeldReservation = {
         key: options.key,
@@ -635,7 +722,10 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
           endSub(
             sub,
             'revoked',
-            new TaskwireError('revoked', 'The server ended this subscription; reconnect to be authorized again.'),
+            new TaskwireError(
+              'revoked',
+              'The server ended this subscription; reconnect to be authorized again.',
+            ),
           )
           ended++
         }
@@ -647,20 +737,9 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
       return { connections, streams: entries.size, brokerListeners, timers: heartbeat.running ? 1 : 0 }
     },
 
-    async close(): Promise<void> {
-      if (closed) return
-      closed = true
-      for (const entry of [...entries.values()]) {
-        for (const sub of [...entry.subs]) {
-          endSub(
-            sub,
-            'hub-closed',
-            new TaskwireError('stream-closed', 'The hub closed; reconnect to resume.'),
-          )
-        }
-      }
-      heartbeat.clear()
-      if (ownsBroker) await broker.close()
+    close(options: HubCloseOptions = {}): Promise<void> {
+      if (closing === undefined) closing = shutDown(options)
+      return closing
     },
   }
   return hub

@@ -1,4 +1,11 @@
-import { type Envelope, initialRunState, type RunState, reduceRun, TaskwireError } from '../core/index.js'
+import {
+  type Envelope,
+  initialRunState,
+  type RunState,
+  reduceRun,
+  TaskwireError,
+  TaskwireHttpError,
+} from '../core/index.js'
 import { createReplayLog, type ReplayLog } from './replay-log.js'
 import type { Broker, BrokerReadResult, UnsequencedEvent } from './types.js'
 
@@ -26,12 +33,22 @@ export interface MemoryBrokerOptions {
    */
   idleStreamMs?: number | false | undefined
   /**
-   * Most streams kept. Past it, the streams idle the longest (and without listeners) are
-   * forgotten first, as with `idleStreamMs`. Memory is then bounded by about
-   * `maxStreams × maxEvents` events.
+   * Most streams kept. Past it, the stream without listeners that was active the longest
+   * ago is forgotten to make room for a new one, as with `idleStreamMs`. When every stream
+   * kept has listeners, an append to a new stream is refused with a 503 `broker-full`
+   * rather than dropping anything: an event the broker accepted is never lost or renumbered.
    * @defaultValue `10_000`
    */
   maxStreams?: number | false | undefined
+  /**
+   * Most bytes of events kept for replay over all streams together, measured on each
+   * event's serialized frame. Past it, the logs of the streams appended to the longest ago
+   * are dropped first (their folded states stay, so their readers get a `stream.reset`),
+   * then the oldest events of the stream being appended to. Memory held by the logs stays
+   * within a small multiple of it (each event is kept as an object and as its frame).
+   * @defaultValue `67_108_864` (64 MiB)
+   */
+  maxBytes?: number | false | undefined
   /**
    * The clock used to age events, in epoch milliseconds.
    * @defaultValue `Date.now`
@@ -55,6 +72,7 @@ export const DEFAULT_MEMORY_BROKER_OPTIONS: ResolvedMemoryBrokerOptions = Object
   maxAgeMs: 15 * 60_000,
   idleStreamMs: 60 * 60_000,
   maxStreams: 10_000,
+  maxBytes: 64 * 1024 * 1024,
   now: () => Date.now(),
   onError: (error: TaskwireError) => console.error(error),
 })
@@ -72,10 +90,11 @@ export function resolveMemoryBrokerOptions(options: MemoryBrokerOptions = {}): R
     maxAgeMs: options.maxAgeMs ?? DEFAULT_MEMORY_BROKER_OPTIONS.maxAgeMs,
     idleStreamMs: options.idleStreamMs ?? DEFAULT_MEMORY_BROKER_OPTIONS.idleStreamMs,
     maxStreams: options.maxStreams ?? DEFAULT_MEMORY_BROKER_OPTIONS.maxStreams,
+    maxBytes: options.maxBytes ?? DEFAULT_MEMORY_BROKER_OPTIONS.maxBytes,
     now: options.now ?? DEFAULT_MEMORY_BROKER_OPTIONS.now,
     onError: options.onError ?? DEFAULT_MEMORY_BROKER_OPTIONS.onError,
   }
-  for (const key of ['maxEvents', 'maxAgeMs', 'idleStreamMs', 'maxStreams'] as const) {
+  for (const key of ['maxEvents', 'maxAgeMs', 'idleStreamMs', 'maxStreams', 'maxBytes'] as const) {
     const value = resolved[key]
     if (value !== false && !(typeof value === 'number' && value > 0)) {
       throw new TaskwireError(
@@ -88,25 +107,58 @@ export function resolveMemoryBrokerOptions(options: MemoryBrokerOptions = {}): R
 }
 
 interface StreamRecord {
-  log: ReplayLog
+  readonly name: string
+  /** The identity of this incarnation of the stream's log, the first part of its ids. */
+  readonly epoch: string
+  readonly log: ReplayLog
   state: RunState
-  lastAppendMs: number
+  /** The last append, or the moment its last listener left. */
+  lastActiveMs: number
 }
 
-const DECIMAL = /^\d{1,15}$/
 const SWEEP_INTERVAL_MS = 1000
+const START = /^0+$/
+const EPOCH_ID = /^(\d{1,40})-(\d{1,40})$/
+const MAX_SEQ_DIGITS = 15
+
+// Shared by every broker of the process, so a stream forgotten and created again, or served
+// by a new broker after a restart in the same process, never reuses an epoch.
+let lastEpoch = 0
+const nextEpoch = (): string => {
+  lastEpoch = Math.max(Date.now(), lastEpoch + 1)
+  return String(lastEpoch)
+}
+
+const stripZeros = (digits: string): string => digits.replace(/^0+(?=\d)/, '')
+
+type Cursor = { epoch: string; seq: number } | 'start' | 'unknown'
+
+const parseCursor = (afterId: string | null): Cursor => {
+  if (afterId === null || afterId === '' || START.test(afterId)) return 'start'
+  const match = EPOCH_ID.exec(afterId)
+  if (!match?.[1] || !match[2]) return 'unknown'
+  // Zero-padded parts read as the id they pad, as compareEventIds orders them.
+  const seq = stripZeros(match[2])
+  if (seq.length > MAX_SEQ_DIGITS) return 'unknown'
+  return { epoch: stripZeros(match[1]), seq: Number(seq) }
+}
 
 /**
  * Creates the broker of one process: replay logs and folded states in memory, listeners
- * notified synchronously within `append`. Ids are decimal strings counting
- * from `"1"` in each stream. The default broker of `createHub()`.
+ * notified synchronously within `append`. Ids are `<epoch>-<seq>`: the epoch names this
+ * incarnation of the stream's log (the time it was created, in milliseconds, kept strictly
+ * increasing within the process), and the sequence counts from 1. A cursor from another
+ * incarnation (before a restart, or from a stream forgotten and created again) is never
+ * mistaken for one of this log: it reads as expired, so its reader gets a `stream.reset`.
+ * The default broker of `createHub()`.
  *
- * Memory stays bounded: each log keeps at most `maxEvents` events younger than `maxAgeMs`,
- * and whole streams are forgotten once idle for `idleStreamMs` or past `maxStreams`
- * (streams with listeners are kept). The check runs as events are appended, at most once a
- * second unless `maxStreams` is exceeded, so an idle broker holds no timer.
+ * Memory stays bounded whatever names and cursors callers send: reading or subscribing
+ * creates nothing, each log keeps at most `maxEvents` events younger than `maxAgeMs`, all
+ * logs together at most `maxBytes`, and whole streams without listeners are forgotten once
+ * idle for `idleStreamMs` or to make room past `maxStreams`. Each of those checks costs
+ * O(1) per event (or per evicted stream), and an idle broker holds no timer.
  *
- * @param options - the replay bounds, stream eviction, clock and error sink
+ * @param options - the replay bounds, stream eviction, byte budget, clock and error sink
  * @returns a broker
  * @throws {@link taskwire!TaskwireError} `invalid-option` for a bound that is not positive
  * @example
@@ -116,12 +168,15 @@ const SWEEP_INTERVAL_MS = 1000
  */
 export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
   const config = resolveMemoryBrokerOptions(options)
-  // Insertion order is kept as least-recently-appended first, so eviction reads the front.
   const streams = new Map<string, StreamRecord>()
+  // Streams without listeners, least recently active first: the only ones eviction may take.
+  const idle = new Map<string, StreamRecord>()
+  // Streams whose log holds events, least recently appended first: the byte budget's order.
+  const logged = new Map<string, StreamRecord>()
   // A Set per stream rather than mitt: removing the last listener removes the stream's key,
-  // so streams that come and go leave nothing behind, and mitt's CommonJS typings need no
-  // interop cast under NodeNext.
+  // so streams that come and go leave nothing behind.
   const listeners = new Map<string, Set<(event: Envelope) => void>>()
+  let bytes = 0
   let closed = false
   let lastSweepMs = Number.NEGATIVE_INFINITY
 
@@ -129,23 +184,62 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     if (closed) throw new TaskwireError('broker', 'The memory broker is closed; create a new one.')
   }
 
-  const hasListeners = (stream: string): boolean => listeners.has(stream)
+  /** Runs an operation on a log and keeps the byte total and the budget order in step. */
+  const onLog = <T>(record: StreamRecord, operation: (log: ReplayLog) => T): T => {
+    const before = record.log.bytes
+    const result = operation(record.log)
+    bytes += record.log.bytes - before
+    if (record.log.size === 0) logged.delete(record.name)
+    return result
+  }
 
-  const sweep = (now: number): void => {
-    const overCount = config.maxStreams !== false && streams.size > config.maxStreams
-    if (!overCount && now - lastSweepMs < SWEEP_INTERVAL_MS) return
+  const forget = (record: StreamRecord): void => {
+    bytes -= record.log.bytes
+    streams.delete(record.name)
+    idle.delete(record.name)
+    logged.delete(record.name)
+  }
+
+  const makeRoom = (): void => {
+    if (config.maxStreams === false || streams.size < config.maxStreams) return
+    const oldest = idle.values().next().value
+    if (oldest === undefined) {
+      throw new TaskwireHttpError(
+        503,
+        `The broker holds its maximum of ${config.maxStreams} streams and each has subscribers; raise maxStreams or retry later.`,
+        { code: 'broker-full' },
+      )
+    }
+    forget(oldest)
+  }
+
+  const sweepIdle = (now: number): void => {
+    if (config.idleStreamMs === false || now - lastSweepMs < SWEEP_INTERVAL_MS) return
     lastSweepMs = now
-    for (const [name, record] of streams) {
-      const tooMany = config.maxStreams !== false && streams.size > config.maxStreams
-      const idle = config.idleStreamMs !== false && now - record.lastAppendMs > config.idleStreamMs
-      if (!tooMany && !idle) break
-      if (!hasListeners(name)) streams.delete(name)
+    for (const record of idle.values()) {
+      if (now - record.lastActiveMs <= config.idleStreamMs) break
+      forget(record)
     }
   }
 
-  const parseCursor = (afterId: string | null): number | undefined => {
-    if (afterId === null || afterId === '') return 0
-    return DECIMAL.test(afterId) ? Number(afterId) : undefined
+  const keepWithinBudget = (current: StreamRecord): void => {
+    if (config.maxBytes === false) return
+    while (bytes > config.maxBytes) {
+      const oldest = logged.values().next().value
+      if (oldest === undefined) return
+      // Whole logs of other streams go first; the current stream loses its oldest events
+      // last, and keeps its newest event whatever its size.
+      if (oldest !== current) onLog(oldest, (log) => log.dropOldest(log.size))
+      else if (current.log.size > 1) onLog(current, (log) => log.dropOldest(1))
+      else return
+    }
+  }
+
+  const touch = (record: StreamRecord, now: number): void => {
+    record.lastActiveMs = now
+    if (listeners.has(record.name)) return
+    idle.delete(record.name)
+    idle.set(record.name, record)
   }
 
   return {
@@ -153,27 +247,32 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
       assertOpen()
       const now = config.now()
       let record = streams.get(event.stream)
-      if (record) {
-        streams.delete(event.stream)
-      } else {
+      if (!record) {
+        makeRoom()
         record = {
+          name: event.stream,
+          epoch: nextEpoch(),
           log: createReplayLog({ maxEvents: config.maxEvents, maxAgeMs: config.maxAgeMs, now: config.now }),
           state: initialRunState,
-          lastAppendMs: now,
+          lastActiveMs: now,
         }
+        streams.set(event.stream, record)
       }
-      streams.set(event.stream, record)
-      record.lastAppendMs = now
+      touch(record, now)
       const envelope: Envelope = {
         type: event.type,
         stream: event.stream,
-        id: String(record.log.lastSeq + 1),
+        id: `${record.epoch}-${record.log.lastSeq + 1}`,
         ts: event.ts,
         data: event.data,
       }
-      record.log.append(envelope)
+      const size = event.bytes ?? (config.maxBytes === false ? 0 : JSON.stringify(envelope).length)
+      onLog(record, (log) => log.append(envelope, size))
+      logged.delete(record.name)
+      if (record.log.size > 0) logged.set(record.name, record)
+      keepWithinBudget(record)
       record.state = reduceRun(record.state, envelope)
-      sweep(now)
+      sweepIdle(now)
       const set = listeners.get(event.stream)
       // Copied, so a listener that unsubscribes while being called does not skip another.
       if (set) for (const listener of [...set]) listener(envelope)
@@ -184,9 +283,17 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
       assertOpen()
       const record = streams.get(stream)
       const cursor = parseCursor(afterId)
-      if (cursor === undefined) return { events: [], expired: true }
-      if (!record) return { events: [], expired: cursor > 0 }
-      return record.log.after(cursor)
+      if (cursor === 'start') {
+        if (!record) return { events: [], expired: false }
+        const read = onLog(record, (log) => log.after(0))
+        return read.expired ? { ...read, reason: 'cursor-expired' } : read
+      }
+      if (cursor === 'unknown' || !record || record.epoch !== cursor.epoch) {
+        return { events: [], expired: true, reason: 'cursor-unknown' }
+      }
+      const read = onLog(record, (log) => log.after(cursor.seq))
+      if (!read.expired) return read
+      return { ...read, reason: cursor.seq > record.log.lastSeq ? 'cursor-unknown' : 'cursor-expired' }
     },
 
     async state(stream: string): Promise<RunState> {
@@ -209,19 +316,25 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
       if (!set) {
         set = new Set()
         listeners.set(stream, set)
+        idle.delete(stream)
       }
       set.add(handler)
       return () => {
         const current = listeners.get(stream)
-        if (!current?.delete(handler)) return
-        if (current.size === 0) listeners.delete(stream)
+        if (!current?.delete(handler) || current.size > 0) return
+        listeners.delete(stream)
+        const record = streams.get(stream)
+        if (record && !closed) touch(record, config.now())
       }
     },
 
     async close(): Promise<void> {
       closed = true
       streams.clear()
+      idle.clear()
+      logged.clear()
       listeners.clear()
+      bytes = 0
     },
   }
 }

@@ -27,12 +27,15 @@ export interface ReplayLog {
   readonly lastSeq: number
   /** How many events are retained. */
   readonly size: number
+  /** The sum of the sizes given to {@link ReplayLog.append} for the retained events. */
+  readonly bytes: number
   /**
    * Appends the event numbered `lastSeq + 1`.
    *
    * @param event - the event, its id already set to the new sequence number
+   * @param bytes - its size, counted in {@link ReplayLog.bytes} while it is retained
    */
-  append(event: Envelope): void
+  append(event: Envelope, bytes?: number): void
   /**
    * Reads the retained events after a sequence number.
    *
@@ -42,6 +45,13 @@ export interface ReplayLog {
   after(seq: number): ReplayLogRead
   /** Drops events past the age bound now rather than at the next append or read. */
   trim(): void
+  /**
+   * Drops the oldest retained events, for a budget shared by many logs; readers whose
+   * cursor falls before what remains then read `expired`.
+   *
+   * @param count - how many to drop (all when larger than the size)
+   */
+  dropOldest(count: number): void
 }
 
 /**
@@ -54,16 +64,26 @@ export interface ReplayLog {
 export function createReplayLog(options: ReplayLogOptions): ReplayLog {
   let events: Envelope[] = []
   let times: number[] = []
+  let sizes: number[] = []
   let head = 0
   let lastSeq = 0
+  let bytes = 0
 
   const firstSeq = (): number => lastSeq - (events.length - head) + 1
 
   const dropHead = (count: number): void => {
-    head += count
-    if (head > 64 && head * 2 > events.length) {
+    const end = Math.min(head + count, events.length)
+    for (let i = head; i < end; i++) bytes -= sizes[i] ?? 0
+    head = end
+    if (head === events.length) {
+      events = []
+      times = []
+      sizes = []
+      head = 0
+    } else if (head > 64 && head * 2 > events.length) {
       events = events.slice(head)
       times = times.slice(head)
+      sizes = sizes.slice(head)
       head = 0
     }
   }
@@ -84,10 +104,15 @@ export function createReplayLog(options: ReplayLogOptions): ReplayLog {
     get size() {
       return events.length - head
     },
-    append(event) {
+    get bytes() {
+      return bytes
+    },
+    append(event, size = 0) {
       lastSeq++
       events.push(event)
       times.push(options.now())
+      sizes.push(size)
+      bytes += size
       if (options.maxEvents !== false && events.length - head > options.maxEvents) {
         dropHead(events.length - head - options.maxEvents)
       }
@@ -101,5 +126,8 @@ export function createReplayLog(options: ReplayLogOptions): ReplayLog {
       return { events: events.slice(head + (seq - first + 1)), expired: false }
     },
     trim,
+    dropOldest(count) {
+      if (count > 0) dropHead(count)
+    },
   }
 }

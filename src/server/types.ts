@@ -1,4 +1,3 @@
-import type { AccessRequest, AccessResult } from './access.js'
 import type {
   Catalog,
   DefaultCatalog,
@@ -10,9 +9,16 @@ import type {
   RunState,
   TaskwireError,
 } from '../core/index.js'
+import type { AccessRequest, AccessResult } from './access.js'
 
 /** An event before the broker has given it an id. */
-export type UnsequencedEvent = Omit<Envelope, 'id'>
+export type UnsequencedEvent = Omit<Envelope, 'id'> & {
+  /**
+   * The size of its serialized frame, as the hub measured it, for a broker's byte budget.
+   * @defaultValue unknown: a broker that keeps a budget measures the event itself
+   */
+  readonly bytes?: number | undefined
+}
 
 /** What {@link Broker.read} returns. */
 export interface BrokerReadResult {
@@ -23,6 +29,12 @@ export interface BrokerReadResult {
    * events between it and `events[0]` are gone, so the reader needs a reset.
    */
   expired: boolean
+  /**
+   * Why the cursor expired, when it did: `cursor-expired` when it belongs to this log but
+   * its events were dropped, `cursor-unknown` when this log never issued it (a cursor from
+   * before a restart, from a forgotten stream, or not an id at all).
+   */
+  reason?: 'cursor-expired' | 'cursor-unknown' | undefined
 }
 
 /**
@@ -232,8 +244,11 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    * @param type - the event type
    * @param data - the payload
    * @returns the envelope as stored
-   * @throws {@link taskwire!TaskwireValidationError} when the type is unknown or the data invalid
-   * @throws {@link taskwire!TaskwireError} `event-too-large` past `maxEventBytes`
+   * @throws {@link taskwire!TaskwireValidationError} when the type is unknown or the data
+   *   invalid, `reserved-event-type` for a `stream.*` type (sent by the hub alone), and
+   *   `event-too-large` past `maxEventBytes`: each a 4xx for a webhook to answer
+   * @throws {@link taskwire!TaskwireHttpError} 503 `broker-full` when the memory broker
+   *   holds `maxStreams` streams that all have subscribers
    */
   publish<T extends EventType<C>>(stream: string, type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>
   /**

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createHub, type Subscription } from '../../src/server/index.js'
 import { nextTurn } from './hub-fixtures.js'
+import { seq } from './ids.js'
 import { createTestSink, type TestSink } from './test-sink.js'
 
 type Operation =
@@ -52,15 +53,15 @@ function checkViewer(viewer: Viewer, lastId: number): void {
   const [first, ...rest] = envelopes
   let expected: number
   if (first?.type === 'stream.reset' || first?.type === 'stream.snapshot') {
-    expected = Number(first.id) + 1
+    expected = Number(seq(first.id)) + 1
     expect(viewer.cursor === null || first.type === 'stream.reset').toBe(true)
   } else {
     expected = viewer.cursor === null ? 1 : Number(viewer.cursor) + 1
-    expect(Number(first?.id)).toBe(expected)
+    expect(Number(seq(first?.id))).toBe(expected)
     expected++
   }
   for (const envelope of rest) {
-    expect(Number(envelope.id)).toBe(expected)
+    expect(Number(seq(envelope.id))).toBe(expected)
     expected++
   }
   expect(expected - 1).toBeLessThanOrEqual(lastId)
@@ -84,8 +85,14 @@ describe('hub under random interleavings', () => {
           })
           const viewers: Viewer[] = []
           let lastId = 0
+          // Until the first event, a cursor with any epoch is one the stream never issued.
+          let epoch = '1'
           const publish = async (): Promise<void> => {
-            await hub.publish('s', 'task.progress', { taskId: 't', percent: (lastId % 100) + 0.5 })
+            const event = await hub.publish('s', 'task.progress', {
+              taskId: 't',
+              percent: (lastId % 100) + 0.5,
+            })
+            epoch = event.id.slice(0, event.id.indexOf('-'))
             lastId++
           }
           for (const op of ops) {
@@ -94,21 +101,26 @@ describe('hub under random interleavings', () => {
             } else if (op.kind === 'turn') {
               await nextTurn()
             } else if (op.kind === 'subscribe') {
-              const cursor =
+              const at =
                 op.cursor === 'none'
                   ? null
                   : op.cursor === 'latest'
-                    ? String(lastId)
+                    ? lastId
                     : op.cursor === 'behind'
-                      ? String(Math.max(0, lastId - op.behind))
+                      ? Math.max(0, lastId - op.behind)
                       : op.cursor === 'ahead'
-                        ? String(lastId + 1 + op.behind)
+                        ? lastId + 1 + op.behind
                         : 'garbage'
+              const cursor = at === null || at === 'garbage' ? at : at === 0 ? '0' : `${epoch}-${at}`
               const subscription = await hub.subscribe('s', { lastEventId: cursor })
               if (!subscription) throw new Error('the stream has no terminal event yet')
               const viewer: Viewer = {
                 cursor:
-                  cursor === 'garbage' || (cursor !== null && Number(cursor) > lastId) ? 'unknown' : cursor,
+                  at === 'garbage' || (at !== null && at > lastId)
+                    ? 'unknown'
+                    : at === null
+                      ? null
+                      : String(at),
                 subscription,
                 sink: undefined,
               }
@@ -130,7 +142,8 @@ describe('hub under random interleavings', () => {
               }
             }
           }
-          await hub.publish('s', 'run.completed', {})
+          const end = await hub.publish('s', 'run.completed', {})
+          epoch = end.id.slice(0, end.id.indexOf('-'))
           lastId++
           for (const viewer of viewers) {
             if (!viewer.sink) {
@@ -151,7 +164,7 @@ describe('hub under random interleavings', () => {
             if (reasons[index] === 'terminal') {
               expect(viewer.sink?.envelopes().at(-1)).toMatchObject({
                 type: 'run.completed',
-                id: String(lastId),
+                id: `${epoch}-${lastId}`,
               })
             } else {
               expect(['client', 'slow-consumer']).toContain(reasons[index])

@@ -9,6 +9,7 @@ import {
 } from '../../src/core/index.js'
 import { createHub, type Hub, type HubOptions } from '../../src/server/index.js'
 import { createCountingBroker, nextTurn, seededRandom } from './hub-fixtures.js'
+import { idN, idOf, seq } from './ids.js'
 import { createTestSink, type TestSink } from './test-sink.js'
 
 const hubs: Hub[] = []
@@ -44,7 +45,8 @@ async function open(
   return { sink, ended: subscription.ended }
 }
 
-const ids = (sink: TestSink): string[] => sink.events.map((event) => event.id ?? '')
+/** The sequence numbers of the events a sink received. */
+const ids = (sink: TestSink): string[] => sink.events.map((event) => seq(event.id))
 
 describe('createHub', () => {
   it('sends retry first, then the replay, then live events', async () => {
@@ -54,7 +56,9 @@ describe('createHub', () => {
     await publishTasks(hub, 'job', 3, 3)
     await sink.until((s) => s.events.length === 3)
     expect(
-      sink.chunks[0]?.startsWith('retry: 2000\n\nid: 1\nevent: task.created\ndata: {"type":"task.created"'),
+      /^retry: 2000\n\nid: \d+-1\nevent: task.created\ndata: \{"type":"task.created"/.test(
+        sink.chunks[0] ?? '',
+      ),
     ).toBe(true)
     expect(sink.retries).toEqual([2000])
     expect(ids(sink)).toEqual(['1', '2', '3'])
@@ -62,7 +66,7 @@ describe('createHub', () => {
     expect(sink.envelopes()[2]).toMatchObject({
       type: 'task.created',
       stream: 'job',
-      id: '3',
+      id: idN(3),
       data: { taskId: 't3' },
     })
   })
@@ -71,14 +75,14 @@ describe('createHub', () => {
     const hub = makeHub({ retryMs: false, retryAfterMs: 0 })
     await publishTasks(hub, 'job', 1, 1)
     const { sink } = await open(hub, 'job')
-    expect(sink.chunks[0]?.startsWith('id: 1\n')).toBe(true)
+    expect(sink.chunks[0]).toMatch(/^id: \d+-1\n/)
     expect(sink.retries).toEqual([])
   })
 
   it('replays events after Last-Event-ID without duplicates', async () => {
     const hub = makeHub()
     await publishTasks(hub, 'job', 1, 5)
-    const { sink } = await open(hub, 'job', '3')
+    const { sink } = await open(hub, 'job', await idOf(hub, 'job', 3))
     await publishTasks(hub, 'job', 6, 7)
     await sink.until((s) => s.events.length === 4)
     expect(ids(sink)).toEqual(['4', '5', '6', '7'])
@@ -127,14 +131,15 @@ describe('createHub', () => {
         if (at > published) await new Promise<void>((resolve) => waiters.push({ at, resolve }))
         const known = published
         const kind = index % 4
-        const cursor = kind === 0 ? null : kind === 1 ? '0' : String(kind === 2 ? known : random(known + 1))
+        const at_ = kind === 2 ? known : random(known + 1)
+        const cursor = kind === 0 ? null : kind === 1 || at_ === 0 ? '0' : await idOf(hub, 'race', at_)
         const subscription = await hub.subscribe('race', { lastEventId: cursor })
         if (!subscription) throw new Error('stream ended too early')
         const sink = createTestSink()
         if (index % 3 === 0) await nextTurn() // start late: live events wait in the subscription
         subscription.start(sink)
         expect(await subscription.ended).toBe('terminal')
-        const first = cursor === null ? 1 : Number(cursor) + 1
+        const first = cursor === null ? 1 : Number(seq(cursor)) + 1
         const expected = Array.from({ length: total + 2 - first }, (_, i) => String(first + i))
         expect(ids(sink)).toEqual(expected)
         expect(sink.events.at(-1)?.event).toBe('run.completed')
@@ -148,27 +153,27 @@ describe('createHub', () => {
     const hub = makeHub({ replay: { maxEvents: 3 } })
     const events = []
     for (let n = 1; n <= 6; n++) events.push(await hub.publish('job', 'task.created', { taskId: `t${n}` }))
-    const { sink } = await open(hub, 'job', '1')
+    const { sink } = await open(hub, 'job', await idOf(hub, 'job', 1))
     await publishTasks(hub, 'job', 7, 7)
     await sink.until((s) => s.events.length === 2)
     const [reset, live] = sink.envelopes()
     expect(sink.events[0]?.event).toBe('stream.reset')
-    expect(sink.events[0]?.id).toBe('6')
-    expect(reset).toMatchObject({ type: 'stream.reset', id: '6', data: { reason: 'cursor-expired' } })
+    expect(seq(sink.events[0]?.id)).toBe('6')
+    expect(reset).toMatchObject({ type: 'stream.reset', id: idN(6), data: { reason: 'cursor-expired' } })
     expect((reset!.data as { state: unknown }).state).toEqual(
       JSON.parse(JSON.stringify(events.reduce(reduceRun, initialRunState))),
     )
-    expect(live?.id).toBe('7')
+    expect(seq(live?.id)).toBe('7')
   })
 
   it('sends stream.reset with reason cursor-unknown for a cursor the stream never issued', async () => {
     const hub = makeHub()
     await publishTasks(hub, 'job', 1, 2)
-    const { sink } = await open(hub, 'job', '99')
+    const { sink } = await open(hub, 'job', await idOf(hub, 'job', 99))
     await sink.until((s) => s.events.length === 1)
     expect(sink.envelopes()[0]).toMatchObject({
       type: 'stream.reset',
-      id: '2',
+      id: idN(2),
       data: { reason: 'cursor-unknown' },
     })
   })
@@ -180,10 +185,14 @@ describe('createHub', () => {
     await publishTasks(hub, 'job', 4, 4)
     await sink.until((s) => s.events.length === 2)
     const [snapshot, live] = sink.envelopes()
-    expect(snapshot).toMatchObject({ type: 'stream.snapshot', id: '3', data: { meta: { title: 'Job job' } } })
+    expect(snapshot).toMatchObject({
+      type: 'stream.snapshot',
+      id: idN(3),
+      data: { meta: { title: 'Job job' } },
+    })
     expect((snapshot!.data as { state: { tasks: unknown[] } }).state.tasks).toHaveLength(3)
-    expect(live?.id).toBe('4')
-    const resumed = await open(hub, 'job', '2')
+    expect(seq(live?.id)).toBe('4')
+    const resumed = await open(hub, 'job', await idOf(hub, 'job', 2))
     await resumed.sink.until((s) => s.events.length === 2)
     expect(ids(resumed.sink)).toEqual(['3', '4'])
   })
@@ -200,7 +209,7 @@ describe('createHub', () => {
     await publishTasks(hub, 'job', 4, 4)
     const later = await open(hub, 'job')
     expect(stringify).toHaveBeenCalled()
-    expect(later.sink.envelopes()[0]).toMatchObject({ type: 'stream.snapshot', id: '4' })
+    expect(later.sink.envelopes()[0]).toMatchObject({ type: 'stream.snapshot', id: idN(4) })
   })
 
   it('sends a snapshot with id 0 for a stream without events', async () => {
@@ -218,13 +227,13 @@ describe('createHub', () => {
     const hub = makeHub()
     await publishTasks(hub, 'job', 1, 1)
     const a = await open(hub, 'job')
-    const b = await open(hub, 'job', '1')
+    const b = await open(hub, 'job', await idOf(hub, 'job', 1))
     await hub.publish('job', 'run.completed', { output: 42 })
     expect(await a.ended).toBe('terminal')
     expect(await b.ended).toBe('terminal')
     expect(a.sink.ended).toEqual({ error: undefined })
     expect(ids(a.sink)).toEqual(['1', '2'])
-    expect(await hub.subscribe('job', { lastEventId: '2' })).toBeNull()
+    expect(await hub.subscribe('job', { lastEventId: await idOf(hub, 'job', 2) })).toBeNull()
     const late = await open(hub, 'job')
     expect(await late.ended).toBe('terminal')
     expect(ids(late.sink)).toEqual(['1', '2'])
@@ -395,9 +404,12 @@ describe('createHub', () => {
   it('reads events after a cursor for polling, with the ended flag', async () => {
     const hub = makeHub()
     await publishTasks(hub, 'job', 1, 3)
-    expect((await hub.read('job', '1')).events.map((event) => event.id)).toEqual(['2', '3'])
+    expect((await hub.read('job', await idOf(hub, 'job', 1))).events.map((event) => seq(event.id))).toEqual([
+      '2',
+      '3',
+    ])
     await hub.publish('job', 'run.failed', { error: { message: 'boom' } })
-    expect(await hub.read('job', '3')).toMatchObject({
+    expect(await hub.read('job', await idOf(hub, 'job', 3))).toMatchObject({
       ended: true,
       expired: false,
       events: [{ type: 'run.failed' }],
@@ -423,7 +435,7 @@ describe('createHub', () => {
     for (let i = 0; i < 1000; i++) {
       const stream = `s${i % 10}`
       if (i % 50 === 0) await hub.publish(stream, 'task.created', { taskId: `t${i}` })
-      const subscription = await hub.subscribe(stream, { lastEventId: i % 2 === 0 ? null : '1' })
+      const subscription = await hub.subscribe(stream, { lastEventId: i % 2 === 0 ? null : '1-1' })
       subscription?.start(createTestSink())
       if (i % 3 === 0) {
         const other = await hub.subscribe(stream)

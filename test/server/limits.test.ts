@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { TaskwireError, TaskwireHttpError } from '../../src/core/index.js'
 import { createHub, type Hub, type HubOptions } from '../../src/server/index.js'
 import { nextTurn } from './hub-fixtures.js'
+import { seq } from './ids.js'
 import { createTestSink } from './test-sink.js'
 
 const hubs: Hub[] = []
@@ -90,7 +91,7 @@ describe('hub limits', () => {
     const resumed = await hub.subscribe('a', { lastEventId: lastSeen })
     const again = createTestSink()
     resumed?.start(again)
-    const got = [...slow.events, ...again.events].map((event) => event.id)
+    const got = [...slow.events, ...again.events].map((event) => seq(event.id))
     expect(got).toEqual(['1', '2', '3', '4', '5'])
   })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { type Envelope, TaskwireError } from '../../src/core/index.js'
+import { compareEventIds, type Envelope, TaskwireError } from '../../src/core/index.js'
 import { createMemoryBroker } from '../../src/server/index.js'
 import { resolveMemoryBrokerOptions } from '../../src/server/memory-broker.js'
 import { brokerContract } from './broker-contract.js'
@@ -14,45 +14,74 @@ const event = (stream: string, n: number) => ({
 })
 
 describe('createMemoryBroker', () => {
-  it('numbers each stream from "1" in decimal', async () => {
+  it('numbers each stream <epoch>-<seq>, the sequence counting from 1 and the epoch told apart per stream', async () => {
     const broker = createMemoryBroker()
-    expect((await broker.append(event('a', 1))).id).toBe('1')
-    expect((await broker.append(event('a', 2))).id).toBe('2')
-    expect((await broker.append(event('b', 1))).id).toBe('1')
+    const a1 = await broker.append(event('a', 1))
+    const a2 = await broker.append(event('a', 2))
+    const b1 = await broker.append(event('b', 1))
+    expect(a1.id).toMatch(/^\d+-1$/)
+    expect(a2.id).toBe(`${a1.id.split('-')[0]}-2`)
+    expect(b1.id).toMatch(/^\d+-1$/)
+    expect(b1.id).not.toBe(a1.id)
+    expect(compareEventIds(a2.id, a1.id)).toBeGreaterThan(0)
   })
 
   it('reads cursor "0" as the start of the stream', async () => {
     const broker = createMemoryBroker()
-    await broker.append(event('a', 1))
-    expect((await broker.read('a', '0')).events.map((e) => e.id)).toEqual(['1'])
+    const first = await broker.append(event('a', 1))
+    expect((await broker.read('a', '0')).events.map((e) => e.id)).toEqual([first.id])
+    expect((await broker.read('a', '000')).events.map((e) => e.id)).toEqual([first.id])
+  })
+
+  it('reads a zero-padded id as the id it pads', async () => {
+    const broker = createMemoryBroker()
+    const first = await broker.append(event('a', 1))
+    const second = await broker.append(event('a', 2))
+    const [epoch] = first.id.split('-')
+    const padded = `000${epoch}-0000000000000001`
+    expect(compareEventIds(padded, first.id)).toBe(0)
+    expect(await broker.read('a', padded)).toEqual({ events: [second], expired: false })
+  })
+
+  it('never takes a cursor from another incarnation of a stream for one of its own', async () => {
+    const before = createMemoryBroker()
+    for (let n = 1; n <= 3; n++) await before.append(event('job', n))
+    const cursor = (await before.state('job')).lastEventId
+    await before.close()
+    // A restarted process: the same stream, numbered anew, soon past the old cursor.
+    const after = createMemoryBroker()
+    for (let n = 1; n <= 5; n++) await after.append(event('job', n))
+    expect(await after.read('job', cursor)).toEqual({ events: [], expired: true, reason: 'cursor-unknown' })
+    expect(await after.read('job', '2')).toEqual({ events: [], expired: true, reason: 'cursor-unknown' })
+    expect(await after.read('job', 'garbage')).toMatchObject({ expired: true, reason: 'cursor-unknown' })
   })
 
   it('drops events older than maxAgeMs and expires cursors before them', async () => {
     let now = 1_000_000
     const broker = createMemoryBroker({ maxAgeMs: 1000, now: () => now })
-    await broker.append(event('a', 1))
+    const first = await broker.append(event('a', 1))
     now += 600
-    await broker.append(event('a', 2))
+    const second = await broker.append(event('a', 2))
     now += 600
-    expect(await broker.read('a', '1')).toMatchObject({ expired: false, events: [{ id: '2' }] })
-    expect(await broker.read('a', null)).toMatchObject({ expired: true, events: [{ id: '2' }] })
+    expect(await broker.read('a', first.id)).toMatchObject({ expired: false, events: [{ id: second.id }] })
+    expect(await broker.read('a', null)).toMatchObject({ expired: true, events: [{ id: second.id }] })
     now += 1000
-    expect(await broker.read('a', '1')).toEqual({ events: [], expired: true })
-    expect(await broker.read('a', '2')).toEqual({ events: [], expired: false })
+    expect(await broker.read('a', first.id)).toEqual({ events: [], expired: true, reason: 'cursor-expired' })
+    expect(await broker.read('a', second.id)).toEqual({ events: [], expired: false })
     expect((await broker.state('a')).tasks).toHaveLength(2)
   })
 
   it('forgets a stream idle past idleStreamMs unless it has listeners', async () => {
     let now = 0
     const broker = createMemoryBroker({ idleStreamMs: 10_000, now: () => now })
-    await broker.append(event('idle', 1))
-    await broker.append(event('watched', 1))
+    const idle = await broker.append(event('idle', 1))
+    const watched = await broker.append(event('watched', 1))
     const stop = broker.subscribe('watched', () => {})
     now += 20_000
     await broker.append(event('busy', 1))
     expect((await broker.state('idle')).lastEventId).toBeNull()
-    expect((await broker.state('watched')).lastEventId).toBe('1')
-    expect((await broker.read('idle', '1')).expired).toBe(true)
+    expect((await broker.state('watched')).lastEventId).toBe(watched.id)
+    expect((await broker.read('idle', idle.id)).expired).toBe(true)
     stop()
   })
 

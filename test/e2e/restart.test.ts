@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { connect } from '../../src/client/connect.js'
+import { until } from '../client/until.js'
+
+const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/restart-server.ts')
+const children: ChildProcess[] = []
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL')
+})
+
+/** Starts a server process and resolves with its port once it listens. */
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  children.push(child)
+  let output = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no port after 20 s: ${output}`)), 20_000)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /listening (\d+)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        resolve(Number(match[1]))
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${output}`)))
+  })
+  return { child, port }
+}
+
+describe('resuming across a server restart', () => {
+  it('resets a client whose cursor came from the killed process, even once the new one has passed it', async () => {
+    const first = await startServer({ TITLE: 'before restart', FILLER: '3' })
+    const stream = connect(`http://127.0.0.1:${first.port}/events/job`, {
+      transport: 'fetch',
+      onError: () => {},
+      random: () => 0,
+    })
+    try {
+      await until(
+        stream,
+        (s) => s.state.tasks[0]?.title === 'before restart' && s.state.tasks[0]?.percent === 2,
+      )
+      const cursor = stream.lastEventId
+      first.child.kill('SIGKILL')
+      await once(first.child, 'exit')
+      // The new process numbers its log anew and publishes 81 events, past the old cursor.
+      await startServer({ TITLE: 'after restart', FILLER: '80', PORT: String(first.port) })
+      const resumed = await until(stream, (s) => s.state.tasks[0]?.title === 'after restart', 20_000)
+      expect(resumed.state.tasks).toHaveLength(1)
+      expect(resumed.state.tasks[0]).toMatchObject({ id: 't1', title: 'after restart', percent: 79 })
+      expect(resumed.lastEventId).not.toBe(cursor)
+      expect(resumed.lastEventId?.endsWith('-81')).toBe(true)
+    } finally {
+      stream.close()
+    }
+  }, 60_000)
+})
