@@ -43,11 +43,22 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
   stream?: string | undefined
   /**
    * A key the client repeats for the same intent (an `Idempotency-Key` header): a start
-   * with a key seen within `idempotencyTtlMs` returns the same execution, `created: false`,
-   * instead of starting a second run. Keys are scoped to the hub.
+   * with a key of the same `scope` returns that scope's execution, `created: false`,
+   * instead of starting a second run, while it runs and for `idempotencyTtlMs` after it
+   * ended. Past that window the key is forgotten and the same key starts a new run: a
+   * client sends a fresh key for each new intent.
    * @defaultValue none: every start is new
    */
   idempotencyKey?: string | undefined
+  /**
+   * Who starts the execution: the key `hub.authorize()` named for the caller (`{ ok: true,
+   * key }`), or a user or API key id of your own. Idempotency keys are looked up within
+   * the scope, so another caller's `Idempotency-Key` never returns this execution, and
+   * {@link cancelExecution} cancels it only when given the same scope.
+   * @defaultValue none: the key is shared with every start without a scope, and any
+   *   {@link cancelExecution} of the stream may cancel the execution
+   */
+  scope?: string | undefined
   /**
    * The work. It runs detached from any HTTP response, so it continues when every viewer
    * has gone. Its resolved value becomes `run.completed`'s `output`; a throw becomes
@@ -71,7 +82,8 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
   started?: RunStartedData | false | undefined
   /**
    * How long a finished execution's idempotency key keeps answering with it, in
-   * milliseconds.
+   * milliseconds, counted from its terminal event; after that a start with the key starts
+   * a new run. A running execution's key always answers with it.
    * @defaultValue `600_000` (10 minutes)
    */
   idempotencyTtlMs?: number | undefined
@@ -122,15 +134,36 @@ export interface Execution {
   cancel(reason?: string): Promise<void>
 }
 
+/** Options of {@link cancelExecution}. */
+export interface CancelExecutionOptions {
+  /**
+   * Who asks: the key `hub.authorize()` named for the caller at the `cancel` door. An
+   * execution started with a `scope` is cancelled only by the same scope.
+   * @defaultValue none: cancels only executions started without a scope
+   */
+  scope?: string | undefined
+  /**
+   * Why, sent in `run.cancelled`.
+   * @defaultValue none
+   */
+  reason?: string | undefined
+}
+
 interface ExecutionRecord {
   execution: Execution
+  scope: string | undefined
+  ttlMs: number
   finishedAtMs: number | undefined
 }
 
 interface Registry {
+  /** Keyed by scope and idempotency key (see `scopedKey`). */
   byKey: Map<string, ExecutionRecord>
+  /** The executions still running, by stream. */
   byStream: Map<string, ExecutionRecord>
   lastSweepMs: number
+  /** Set by {@link settleExecutions}: the hub is shutting down and starts no new run. */
+  closing: boolean
 }
 
 const registries = new WeakMap<object, Registry>()
@@ -138,7 +171,12 @@ const registries = new WeakMap<object, Registry>()
 const registryOf = (hub: object): Registry => {
   let registry = registries.get(hub)
   if (!registry) {
-    registry = { byKey: new Map(), byStream: new Map(), lastSweepMs: Number.NEGATIVE_INFINITY }
+    registry = {
+      byKey: new Map(),
+      byStream: new Map(),
+      lastSweepMs: Number.NEGATIVE_INFINITY,
+      closing: false,
+    }
     registries.set(hub, registry)
   }
   return registry
@@ -153,25 +191,31 @@ const STATUS_OF_TERMINAL: Readonly<Record<string, RunStatus>> = {
 type UntypedPublish = (stream: string, type: string, data: unknown) => Promise<Envelope>
 
 /**
- * Starts a run detached from the request that asked for it (cards 3 and 4): its events go
+ * Starts a run detached from the request that asked for it (an agent team's run, a flow execution): its events go
  * through the hub, so the client that started it, a reconnecting client and any other
  * viewer see one stream, and the run goes on when they all disconnect.
  *
  * The runner publishes `run.started` (unless `started: false`), then calls `run`; when it
  * resolves, `run.completed` with its output; when it throws, `run.failed` with the error's
  * message; on cancellation, `run.cancelled`. A terminal event emitted by `run` itself
- * replaces the automatic one. With an idempotency key, concurrent and repeated starts
- * return the first execution (`created: false`): a double click or a React StrictMode
- * double effect starts one run.
+ * replaces the automatic one. With an idempotency key, concurrent and repeated starts of
+ * the same `scope` return the first execution (`created: false`): a double click or a React
+ * StrictMode double effect starts one run, and another caller's identical key starts its
+ * own. Once the hub is shutting down (`hub.close()`), a new start runs nothing and its
+ * `done` rejects with `stream-closed`.
  *
  * @param hub - the hub to publish on; its catalog must hold the `run.*` events
- * @param options - the work, the stream, the idempotency key, a cancel signal
+ * @param options - the work, the stream, the caller's scope and idempotency key, a cancel
+ *   signal
  * @returns the execution, at once: the run starts on the next microtask
- * @throws {@link taskwire!TaskwireError} `invalid-option` for an empty stream or key
+ * @throws {@link taskwire!TaskwireError} `invalid-option` for an empty stream, key or scope
  * @example
  * ```ts
- * app.post('/runs', (req, res) => {
+ * app.post('/runs', async (req, res) => {
+ *   const access = await hub.authorize({ stream: 'runs', door: 'start', headers: headerReaderOf(req), request: req })
+ *   if (!access.ok) return res.status(access.refusal.status).json({ error: access.refusal })
  *   const execution = startExecution(hub, {
+ *     scope: access.key,
  *     idempotencyKey: req.get('Idempotency-Key'),
  *     run: async ({ emit, signal }) => {
  *       await emit('node.started', { nodeId: 'fetch' })
@@ -189,21 +233,25 @@ export function startExecution<C extends Catalog, R = unknown>(
 ): Execution {
   const now = options.now ?? DEFAULT_EXECUTION_OPTIONS.now
   const ttlMs = options.idempotencyTtlMs ?? DEFAULT_EXECUTION_OPTIONS.idempotencyTtlMs
-  const key = options.idempotencyKey
-  if (key === '' || options.stream === '') {
+  const scope = options.scope
+  if (options.idempotencyKey === '' || options.stream === '' || scope === '') {
     throw new TaskwireError(
       'invalid-option',
-      'stream and idempotencyKey must be non-empty strings when given.',
+      'stream, idempotencyKey and scope must be non-empty strings when given.',
     )
   }
+  const key = options.idempotencyKey === undefined ? undefined : scopedKey(scope, options.idempotencyKey)
   const registry = registryOf(hub)
-  sweep(registry, now(), ttlMs)
+  sweep(registry, now())
 
+  const byKey = key === undefined ? undefined : registry.byKey.get(key)
+  // A stream chosen by the server (a job id) runs one execution at a time, whoever asks:
+  // the route's `authorize` at the `start` door decides who may reach that stream.
   const existing =
-    (key === undefined ? undefined : registry.byKey.get(key)) ??
+    (byKey && !isExpired(byKey, now()) ? byKey : undefined) ??
     (options.stream === undefined ? undefined : registry.byStream.get(options.stream))
-  if (existing && (existing.finishedAtMs === undefined || now() - existing.finishedAtMs < ttlMs)) {
-    if (key !== undefined && !registry.byKey.has(key)) registry.byKey.set(key, existing)
+  if (existing) {
+    if (key !== undefined && existing !== byKey) registry.byKey.set(key, existing)
     return { ...existing.execution, created: false }
   }
 
@@ -291,12 +339,15 @@ export function startExecution<C extends Catalog, R = unknown>(
       )
     },
   }
-  const record: ExecutionRecord = { execution, finishedAtMs: undefined }
+  const record: ExecutionRecord = { execution, scope, ttlMs, finishedAtMs: undefined }
   registry.byStream.set(stream, record)
   if (key !== undefined) registry.byKey.set(key, record)
 
   const started = options.started ?? DEFAULT_EXECUTION_OPTIONS.started
   const main = async (): Promise<void> => {
+    if (registry.closing) {
+      throw new TaskwireError('stream-closed', 'The hub is shutting down; start the run on another server.')
+    }
     if (started !== false) await enqueue(() => publish(stream, 'run.started', started))
     if (cancelled) return
     let outcome: { ok: true; value: R } | { ok: false; error: unknown }
@@ -335,37 +386,84 @@ export function startExecution<C extends Catalog, R = unknown>(
 
 /**
  * Cancels the execution running on a stream of a hub: its signal aborts and
- * `run.cancelled` is published.
+ * `run.cancelled` is published. An execution started with a `scope` is cancelled only when
+ * the same scope asks, so a caller who learned a stream id (it is sent in `X-Execution-Id`)
+ * cannot cancel another caller's run: run `hub.authorize()` at the `cancel` door and pass
+ * the key it names.
  *
  * @param hub - the hub the execution was started on
  * @param stream - the execution's stream
- * @param reason - why, sent in `run.cancelled`
- * @returns true when an execution was running there and is now cancelled
+ * @param options - the caller's scope and the reason
+ * @returns true when an execution of that scope was running there and is now cancelled;
+ *   false when none was running, it had ended, or it belongs to another scope (answer 404
+ *   for all three, so a caller learns nothing of other callers' runs)
  * @throws whatever publishing `run.cancelled` threw (a broker outage, a closed hub)
  * @example
  * ```ts
  * app.delete('/runs/:id', async (req, res) => {
- *   res.status((await cancelExecution(hub, req.params.id)) ? 202 : 404).end()
+ *   const access = await hub.authorize({ stream: req.params.id, door: 'cancel', headers: headerReaderOf(req), request: req })
+ *   if (!access.ok) return res.status(access.refusal.status).json({ error: access.refusal })
+ *   const cancelled = await cancelExecution(hub, req.params.id, { scope: access.key, reason: 'user asked' })
+ *   res.status(cancelled ? 202 : 404).end()
  * })
  * ```
  */
 export async function cancelExecution<C extends Catalog>(
   hub: Hub<C>,
   stream: string,
-  reason?: string,
+  options: CancelExecutionOptions = {},
 ): Promise<boolean> {
   const record = registries.get(hub)?.byStream.get(stream)
   if (!record || record.finishedAtMs !== undefined) return false
-  await record.execution.cancel(reason)
+  if (record.scope !== undefined && record.scope !== options.scope) return false
+  await record.execution.cancel(options.reason)
   return true
 }
 
-function sweep(registry: Registry, nowMs: number, ttlMs: number): void {
+/** The reason `run.cancelled` carries when the hub's shutdown cancels a run. */
+export const SHUTDOWN_REASON = 'The server is shutting down.'
+
+/**
+ * Settles every execution running on a hub, for `hub.close()`: from this call on, new
+ * starts on the hub run nothing; `'cancel'` cancels each running execution (its signal
+ * aborts and `run.cancelled` is published with {@link SHUTDOWN_REASON}), `'await'` lets
+ * each run to its terminal event. Call it while the hub still accepts publishes. Emits of
+ * a cancelled run reject with `aborted`, which the runner does not report; an execution
+ * whose terminal event cannot be published reports through its own `onError`, not here.
+ *
+ * @param hub - the hub the executions were started on
+ * @param mode - cancel the runs, or wait for them
+ * @returns resolves once every execution running at the call has settled
+ */
+export async function settleExecutions(hub: object, mode: 'cancel' | 'await'): Promise<void> {
+  const registry = registryOf(hub)
+  registry.closing = true
+  const ignore = (): void => undefined
+  await Promise.all(
+    [...registry.byStream.values()].map((record) =>
+      (mode === 'cancel' ? record.execution.cancel(SHUTDOWN_REASON) : record.execution.done).then(
+        ignore,
+        ignore,
+      ),
+    ),
+  )
+}
+
+/** The registry key of an idempotency key within its scope; JSON keeps the pair unambiguous. */
+function scopedKey(scope: string | undefined, key: string): string {
+  return JSON.stringify([scope ?? null, key])
+}
+
+function isExpired(record: ExecutionRecord, nowMs: number): boolean {
+  return record.finishedAtMs !== undefined && nowMs - record.finishedAtMs >= record.ttlMs
+}
+
+function sweep(registry: Registry, nowMs: number): void {
   // Amortized: at most once a second, so a burst of starts does not scan the map each time.
   if (nowMs - registry.lastSweepMs < 1000) return
   registry.lastSweepMs = nowMs
   for (const [key, record] of registry.byKey) {
-    if (record.finishedAtMs !== undefined && nowMs - record.finishedAtMs >= ttlMs) registry.byKey.delete(key)
+    if (isExpired(record, nowMs)) registry.byKey.delete(key)
   }
 }
 

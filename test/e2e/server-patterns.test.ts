@@ -132,7 +132,7 @@ describe('the execution runner behind a POST that answers with its stream', () =
       return serveNode(h, req, res, { stream: execution.stream })
     })
     app.delete('/runs/:id', async (req, res) => {
-      res.status((await cancelExecution(h, req.params.id, 'user asked')) ? 202 : 404).end()
+      res.status((await cancelExecution(h, req.params.id, { reason: 'user asked' })) ? 202 : 404).end()
     })
     const server = await serve(app)
     const started = await fetch(`${server.url}/runs`, { method: 'POST' })

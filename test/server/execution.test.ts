@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TaskwireError } from '../../src/core/index.js'
+import { SHUTDOWN_REASON, settleExecutions } from '../../src/server/execution.js'
 import { cancelExecution, createHub, type Hub, startExecution } from '../../src/server/index.js'
 import { createTestSink } from './test-sink.js'
 
@@ -154,7 +155,8 @@ describe('startExecution', () => {
       'task.completed',
       'run.completed',
     ])
-    const resumed = await hub.subscribe('detached', { lastEventId: '2' })
+    const secondId = (await hub.read('detached')).events[1]?.id
+    const resumed = await hub.subscribe('detached', { lastEventId: secondId })
     const late = createTestSink()
     resumed?.start(late)
     expect(late.events.map((event) => event.event)).toEqual(['task.completed', 'run.completed'])
@@ -195,7 +197,7 @@ describe('startExecution', () => {
     const subscription = await hub.subscribe('cancel-me')
     const sink = createTestSink()
     subscription?.start(sink)
-    expect(await cancelExecution(hub, 'cancel-me', 'user pressed stop')).toBe(true)
+    expect(await cancelExecution(hub, 'cancel-me', { reason: 'user pressed stop' })).toBe(true)
     expect(signal?.aborted).toBe(true)
     expect(await execution.done).toBe('cancelled')
     expect(await subscription?.ended).toBe('terminal')
@@ -298,5 +300,197 @@ describe('startExecution', () => {
     await expect(execution.done).rejects.toMatchObject({ code: 'stream-closed' })
     expect(run).not.toHaveBeenCalled()
     expect(onError).toHaveBeenCalledWith(expect.objectContaining({ code: 'stream-closed' }))
+  })
+
+  it('rejects an empty scope as an invalid option', () => {
+    expect(() => startExecution(makeHub(), { scope: '', run: () => 1 })).toThrow(
+      expect.objectContaining({ code: 'invalid-option' }) as unknown as TaskwireError,
+    )
+  })
+})
+
+describe('idempotency keys scoped to the caller', () => {
+  it('starts a run for each of two callers who send the same key', async () => {
+    const hub = makeHub()
+    const run = vi.fn(() => 'done')
+    const alice = startExecution(hub, { scope: 'alice', idempotencyKey: 'k-1', run })
+    const bob = startExecution(hub, { scope: 'bob', idempotencyKey: 'k-1', run })
+    const anonymous = startExecution(hub, { idempotencyKey: 'k-1', run })
+    expect([alice.created, bob.created, anonymous.created]).toEqual([true, true, true])
+    expect(new Set([alice.stream, bob.stream, anonymous.stream]).size).toBe(3)
+    await Promise.all([alice.done, bob.done, anonymous.done])
+    expect(run).toHaveBeenCalledTimes(3)
+    const again = startExecution(hub, { scope: 'bob', idempotencyKey: 'k-1', run })
+    expect(again).toMatchObject({ created: false, stream: bob.stream })
+  })
+
+  it('answers with the execution while it runs and for idempotencyTtlMs after its terminal event', async () => {
+    const hub = makeHub()
+    let now = 0
+    const gate = deferred()
+    const start = () =>
+      startExecution(hub, {
+        scope: 'alice',
+        idempotencyKey: 'k',
+        idempotencyTtlMs: 1000,
+        now: () => now,
+        run: () => gate.promise,
+      })
+    const first = start()
+    now = 5000 // running far past the window: still the same run
+    expect(start()).toMatchObject({ created: false, stream: first.stream })
+    gate.resolve()
+    await first.done
+    now = 5999
+    expect(start()).toMatchObject({ created: false, stream: first.stream })
+    now = 6000
+    const second = start()
+    expect(second.created).toBe(true)
+    expect(second.stream).not.toBe(first.stream)
+    await second.done
+  })
+})
+
+describe('cancelExecution scoped to the caller', () => {
+  function startWaiting(hub: Hub, scope?: string) {
+    return startExecution(hub, {
+      ...(scope === undefined ? {} : { scope }),
+      stream: 'owned',
+      run: ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    })
+  }
+
+  it('does not cancel a scoped execution without a scope or with another scope', async () => {
+    const hub = makeHub()
+    const execution = startWaiting(hub, 'alice')
+    expect(await cancelExecution(hub, 'owned')).toBe(false)
+    expect(await cancelExecution(hub, 'owned', { scope: 'mallory', reason: 'mine now' })).toBe(false)
+    expect(execution.signal.aborted).toBe(false)
+    expect(await types(hub, 'owned')).toEqual(['run.started'])
+    expect(await cancelExecution(hub, 'owned', { scope: 'alice', reason: 'stop' })).toBe(true)
+    expect(await execution.done).toBe('cancelled')
+    expect((await hub.read('owned')).events.at(-1)).toMatchObject({
+      type: 'run.cancelled',
+      data: { reason: 'stop' },
+    })
+  })
+
+  it('lets any scope cancel an execution started without one', async () => {
+    const hub = makeHub()
+    const execution = startWaiting(hub)
+    expect(await cancelExecution(hub, 'owned', { scope: 'bob' })).toBe(true)
+    expect(await execution.done).toBe('cancelled')
+  })
+})
+
+describe('settleExecutions', () => {
+  it('cancels every running execution with the shutdown reason and resolves once they settled', async () => {
+    const hub = makeHub()
+    const onError = vi.fn()
+    const consoleError = vi.spyOn(console, 'error')
+    const unhandled = vi.fn()
+    process.on('unhandledRejection', unhandled)
+    const late = deferred()
+    const lateEmit = deferred<unknown>()
+    const waiting = startExecution(hub, {
+      stream: 'waiting',
+      onError,
+      run: ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    })
+    // Ignores its signal and emits after the hub closed.
+    const stubborn = startExecution(hub, {
+      stream: 'stubborn',
+      onError,
+      run: async ({ emit }) => {
+        await late.promise
+        try {
+          await emit('task.created', { taskId: 'late' })
+        } catch (error) {
+          lateEmit.resolve(error)
+          throw error
+        }
+      },
+    })
+    await Promise.all([hub.read('waiting'), hub.read('stubborn')])
+    await settleExecutions(hub, 'cancel')
+    expect(await waiting.done).toBe('cancelled')
+    expect(await stubborn.done).toBe('cancelled')
+    for (const stream of ['waiting', 'stubborn']) {
+      expect((await hub.read(stream)).events.map((event) => [event.type, event.data])).toEqual([
+        ['run.started', {}],
+        ['run.cancelled', { reason: SHUTDOWN_REASON }],
+      ])
+    }
+    await hub.close()
+    late.resolve()
+    expect(await lateEmit.promise).toMatchObject({ code: 'aborted' })
+    // One turn for a rejection nobody handled to be reported.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    process.off('unhandledRejection', unhandled)
+    expect(unhandled).not.toHaveBeenCalled()
+    expect(onError).not.toHaveBeenCalled()
+    expect(consoleError).not.toHaveBeenCalled()
+    consoleError.mockRestore()
+  })
+
+  it('waits for every running execution to finish with await', async () => {
+    const hub = makeHub()
+    const gate = deferred()
+    const execution = startExecution(hub, {
+      stream: 'finishing',
+      run: async ({ emit }) => {
+        await gate.promise
+        await emit('task.created', { taskId: 't1' })
+        return 'ok'
+      },
+    })
+    let settled = false
+    const settling = settleExecutions(hub, 'await').then(() => {
+      settled = true
+    })
+    await hub.read('finishing')
+    await Promise.resolve()
+    expect(settled).toBe(false)
+    gate.resolve()
+    await settling
+    expect(await execution.done).toBe('completed')
+    expect(await types(hub, 'finishing')).toEqual(['run.started', 'task.created', 'run.completed'])
+  })
+
+  it('starts no new run once the hub is shutting down', async () => {
+    const hub = makeHub()
+    await settleExecutions(hub, 'await')
+    const run = vi.fn()
+    const onError = vi.fn()
+    const execution = startExecution(hub, { stream: 'too-late', run, onError })
+    await expect(execution.done).rejects.toMatchObject({ code: 'stream-closed' })
+    expect(run).not.toHaveBeenCalled()
+    expect(await types(hub, 'too-late')).toEqual([])
+  })
+
+  it('lets hub.close() end a run in flight as cancelled, printing nothing', async () => {
+    const hub = makeHub()
+    const consoleError = vi.spyOn(console, 'error')
+    const running = deferred()
+    const execution = startExecution(hub, {
+      stream: 'in-flight',
+      run: async ({ emit }) => {
+        running.resolve()
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        await emit('task.created', { taskId: 'after-close' })
+      },
+    })
+    await running.promise
+    await hub.close()
+    expect(await execution.done).toBe('cancelled')
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    expect(consoleError).not.toHaveBeenCalled()
+    consoleError.mockRestore()
+  })
+
+  it('resolves at once for a hub that never ran an execution', async () => {
+    await expect(settleExecutions(makeHub(), 'cancel')).resolves.toBeUndefined()
   })
 })
