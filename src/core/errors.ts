@@ -5,6 +5,7 @@
 export type TaskwireErrorCode =
   | 'invalid-frame'
   | 'invalid-event'
+  | 'invalid-stream'
   | 'unknown-event-type'
   | 'event-too-large'
   | 'body-too-large'

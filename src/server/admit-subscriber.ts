@@ -1,12 +1,13 @@
-import type { Framing, TaskwireHttpError } from '../core/index.js'
+import type { Framing, TaskwireHttpError, TaskwireValidationError, ValidationIssue } from '../core/index.js'
 import { isTaskwireError } from '../core/index.js'
-import type { Hub, Subscription } from './types.js'
+import { type AccessDecision, type Door, decideAccess, type HeaderReader, type Refusal } from './access.js'
+import type { Hub, Reservation, Subscription } from './types.js'
 
 /**
- * What an `authorize` hook decides: `true` admits the request, `false` answers 403, and an
- * object answers its status (401 to ask for credentials, 403 to refuse them, 404 for a stream
- * the caller may not know exists) with an optional message and headers such as
- * `WWW-Authenticate`.
+ * What an adapter's own `authorize` hook decides: `true` admits the request, `false` answers
+ * 403, and an object answers its status (401 to ask for credentials, 403 to refuse them, 404
+ * for a stream the caller may not know exists) with an optional message and headers such as
+ * `WWW-Authenticate`. The caller's key comes from the hub's `authorize` policy, not from here.
  */
 export type AuthorizeDecision =
   | boolean
@@ -20,9 +21,10 @@ export type AuthorizeDecision =
     }
 
 /**
- * Decides whether a request may read a stream, before any byte of the stream is written. It
- * may also throw a {@link taskwire!TaskwireHttpError} with status 401, 403 or 404; any other throw is
- * answered with 500 and reported through `onError`.
+ * An adapter's own check of a request, run after the hub's `authorize` policy admitted it and
+ * before any byte of the stream is written; both must admit. It may also throw a
+ * {@link taskwire!TaskwireHttpError} with status 401, 403 or 404; any other throw is answered
+ * with 500 and reported through `onError`.
  *
  * @param request - the request, as the adapter received it
  * @param stream - the stream asked for
@@ -30,13 +32,14 @@ export type AuthorizeDecision =
  */
 export type Authorize<R> = (request: R, stream: string) => AuthorizeDecision | Promise<AuthorizeDecision>
 
-/** The options every HTTP adapter (`serveNode`, `serveWeb`, `servePoll`) shares. */
+/** The options every HTTP adapter (`serveNode`, `serveWeb`, `servePoll`, `pollUpdates`) shares. */
 export interface ServeOptions<R> {
   /** The stream to serve (a job, run, workflow or execution id). */
   stream: string
   /**
-   * Checked before the hub admits the request; see {@link AuthorizeDecision}.
-   * @defaultValue admits every request
+   * Checked after the hub's `authorize` policy admitted the request (both must admit); see
+   * {@link AuthorizeDecision}. Prefer the hub's policy, which every door asks.
+   * @defaultValue admits every request the hub's policy admits
    */
   authorize?: Authorize<R> | undefined
   /**
@@ -103,91 +106,264 @@ export function resolveServeOptions<R>(options: ServeStreamOptions<R>): Resolved
   }
 }
 
-/** A complete non-stream answer: a status, headers and a JSON body (or none). */
+/**
+ * A complete non-stream answer, ready for any framework to send:
+ * `res.writeHead(answer.status, answer.headers).end(answer.body)` on node:http,
+ * `res.status(answer.status).set(answer.headers).send(answer.body)` on Express.
+ */
 export interface PlainAnswer {
   /** The HTTP status. */
   status: number
-  /** The response headers. */
+  /** The response headers, `Content-Type` included when there is a body. */
   headers: Record<string, string>
-  /** The JSON body, or null for none (204). */
+  /** The body (JSON text), or null for none (204). */
   body: string | null
 }
 
-/** What an adapter does with a request: stream a subscription or send a plain answer. */
-export type Admission = { kind: 'stream'; subscription: Subscription } | ({ kind: 'answer' } & PlainAnswer)
+/** A refusal an adapter renders, with the invalid fields of a 400. */
+export interface DoorRefusal extends Refusal {
+  /** Each invalid field of a 400, as in `validationErrorBody`. */
+  issues?: readonly ValidationIssue[] | undefined
+}
+
+/** Whether a request got through a door: admitted with the caller's key, or refused. */
+export type DoorResult = { ok: true; key: string | undefined } | { ok: false; refusal: DoorRefusal }
+
+/** What the hub said to a subscriber let through a door. */
+export type Admission =
+  | {
+      /** Stream it. */
+      kind: 'stream'
+      /** The admitted subscription. */
+      subscription: Subscription
+    }
+  | {
+      /** The run has ended and nothing follows the cursor: HTTP 204, close 4204. */
+      kind: 'ended'
+    }
+  | {
+      /** Refused. */
+      kind: 'refused'
+      /** Why, to render. */
+      refusal: DoorRefusal
+    }
+
+/** What a door asks about a request; `request` is given to both authorization hooks. */
+export interface DoorRequest<R> {
+  /** Which door. */
+  door: Door
+  /** The request as the framework gave it. */
+  request: R
+  /** Its headers. */
+  headers: HeaderReader
+}
 
 /**
- * Runs `authorize`, then admits the request to the hub, and turns every refusal into the
- * answer clients expect: 401/403/404 from `authorize`, 503 with `Retry-After` at a limit,
- * 204 for an ended stream (which stops an `EventSource` for good, WHATWG HTML §9.2.3), and
- * 500 for anything unexpected (reported through `onError`).
+ * Lets a request through a door, or refuses it: the stream name is checked (400), then the
+ * hub's `authorize` policy and then the adapter's own hook run (401/403/404 from either; both
+ * must admit). A hook that throws anything but a 401/403/404 is reported through `onError`
+ * and refused with a 500. Every adapter calls this before it reads or subscribes, so no door
+ * can skip the hub's policy.
+ *
+ * @param hub - the hub whose policy decides
+ * @param at - the door, the request and its headers
+ * @param options - the stream, the adapter's hook and `onError`
+ * @returns admitted with the caller's key (from the hub's policy), or the refusal to render
+ */
+export async function passDoor<R>(
+  hub: Pick<Hub, 'authorize'>,
+  at: DoorRequest<R>,
+  options: Pick<ResolvedServeOptions<R>, 'stream' | 'authorize' | 'onError'>,
+): Promise<DoorResult> {
+  const stream = options.stream
+  if (typeof stream !== 'string' || stream === '') {
+    const message = 'The stream must be a non-empty string (a job, run or execution id); check the URL.'
+    return {
+      ok: false,
+      refusal: {
+        status: 400,
+        code: 'invalid-stream',
+        message,
+        headers: {},
+        issues: [{ path: 'stream', message, code: 'invalid_type' }],
+      },
+    }
+  }
+  try {
+    const access = { stream, door: at.door, headers: at.headers, request: at.request }
+    const policy = await hub.authorize(access)
+    if (!policy.ok) return policy
+    // The adapter's hook speaks the same language as the policy; a key it names is ignored,
+    // since only the hub's policy says who the caller is.
+    const own = await decideAccess(
+      () => options.authorize(at.request, stream) as AccessDecision | Promise<AccessDecision>,
+      access,
+    )
+    if (!own.ok) return own
+    return { ok: true, key: policy.key }
+  } catch (error) {
+    options.onError(error)
+    return {
+      ok: false,
+      refusal: internalRefusal('The server could not check access to the stream; try again later.'),
+    }
+  }
+}
+
+/**
+ * Subscribes a request already let through its door, and turns every refusal of the hub into
+ * data: 503 with `retryAfterMs` at a limit, 400 for a stream name the hub rejects, and a 500
+ * for anything unexpected (reported through `onError`).
  *
  * @param hub - the hub
- * @param request - the request, for `authorize`
+ * @param stream - the stream
+ * @param options - the cursor, framing, the caller's key and a reservation to take over
+ * @param onError - where unexpected errors go
+ * @returns the subscription, the end of the stream, or the refusal
+ */
+export async function subscribeAdmitted(
+  hub: Pick<Hub, 'subscribe'>,
+  stream: string,
+  options: {
+    lastEventId: string | null
+    framing: Framing | undefined
+    key: string | undefined
+    reservation?: Reservation | undefined
+  },
+  onError: (error: unknown) => void,
+): Promise<Admission> {
+  try {
+    const subscription = await hub.subscribe(stream, {
+      lastEventId: options.lastEventId,
+      framing: options.framing,
+      key: options.key,
+      reservation: options.reservation,
+    })
+    return subscription === null ? { kind: 'ended' } : { kind: 'stream', subscription }
+  } catch (error) {
+    const refusal = refusalOf(error)
+    if (refusal) return { kind: 'refused', refusal }
+    onError(error)
+    return {
+      kind: 'refused',
+      refusal: internalRefusal('The server could not open the stream; try again later.'),
+    }
+  }
+}
+
+/**
+ * Lets a stream request through its door and subscribes it: see {@link passDoor} and
+ * {@link subscribeAdmitted}. The caller's key named by the hub's policy goes to
+ * `hub.subscribe`, so `maxConnectionsPerKey` and `hub.disconnect({ key })` apply to it.
+ *
+ * @param hub - the hub
+ * @param at - the door, the request and its headers
  * @param lastEventId - the client's cursor
  * @param options - the resolved options
- * @returns the subscription to stream, or the answer to send
+ * @returns the subscription to stream, the end of the stream, or the refusal to render
  */
 export async function admitSubscriber<R>(
-  hub: Pick<Hub, 'subscribe'>,
-  request: R,
+  hub: Pick<Hub, 'subscribe' | 'authorize'>,
+  at: DoorRequest<R>,
   lastEventId: string | null,
   options: ResolvedServeOptions<R>,
 ): Promise<Admission> {
-  const denied = await authorizeRequest(request, options)
-  if (denied) return denied
-  try {
-    const subscription = await hub.subscribe(options.stream, { lastEventId, framing: options.framing })
-    if (subscription === null)
-      return { kind: 'answer', status: 204, headers: { ...options.headers }, body: null }
-    return { kind: 'stream', subscription }
-  } catch (error) {
-    if (isHttpError(error)) return { kind: 'answer', ...httpErrorAnswer(error, options.headers) }
-    options.onError(error)
-    return { kind: 'answer', ...internalErrorAnswer(options.headers) }
-  }
+  const passed = await passDoor(hub, at, options)
+  if (!passed.ok) return { kind: 'refused', refusal: passed.refusal }
+  return subscribeAdmitted(
+    hub,
+    options.stream,
+    { lastEventId, framing: options.framing, key: passed.key },
+    options.onError,
+  )
 }
 
 /**
- * Runs the `authorize` hook.
+ * The refusal a thrown taskwire error stands for: its status for a
+ * {@link taskwire!TaskwireHttpError} (503 at a limit, with `retryAfterMs`), 400 with its
+ * issues for a {@link taskwire!TaskwireValidationError}.
  *
- * @param request - the request
- * @param options - the resolved options
- * @returns the refusal to send, or undefined when the request is admitted
+ * @param error - anything caught
+ * @returns the refusal, or undefined for an unexpected error
  */
-export async function authorizeRequest<R>(
-  request: R,
-  options: ResolvedServeOptions<R>,
-): Promise<({ kind: 'answer' } & PlainAnswer) | undefined> {
-  let decision: AuthorizeDecision
-  try {
-    decision = await options.authorize(request, options.stream)
-  } catch (error) {
-    if (isHttpError(error) && (error.status === 401 || error.status === 403 || error.status === 404)) {
-      decision = { status: error.status, message: error.message }
-    } else {
-      options.onError(error)
-      return { kind: 'answer', ...internalErrorAnswer(options.headers) }
+export function refusalOf(error: unknown): DoorRefusal | undefined {
+  // Checked by brand and shape rather than `instanceof`, so a hub bundled with another copy
+  // of taskwire still gets its 503 answered as a 503.
+  if (!isTaskwireError(error)) return undefined
+  const http = error as Partial<TaskwireHttpError>
+  if (typeof http.status === 'number') {
+    return {
+      status: http.status,
+      code: error.code,
+      message: error.message,
+      headers: {},
+      retryAfterMs: http.retryAfterMs,
     }
   }
-  if (decision === true) return undefined
-  const refusal = decision === false ? { status: 403 as const } : decision
-  return {
-    kind: 'answer',
-    ...jsonAnswer(
-      refusal.status,
-      REFUSALS[refusal.status].code,
-      refusal.message ?? REFUSALS[refusal.status].message,
-      { ...options.headers, ...refusal.headers },
-    ),
+  const issues = (error as Partial<TaskwireValidationError>).issues
+  if (Array.isArray(issues)) {
+    return {
+      status: 400,
+      code: error.code,
+      message: error.message,
+      headers: {},
+      issues: issues.map((issue: ValidationIssue) => ({
+        path: issue.path,
+        message: issue.message,
+        code: issue.code,
+      })),
+    }
   }
+  return undefined
 }
 
-const REFUSALS = {
-  401: { code: 'unauthorized', message: 'Authentication is required to read this stream; send credentials.' },
-  403: { code: 'forbidden', message: 'These credentials may not read this stream.' },
-  404: { code: 'not-found', message: 'No such stream.' },
-} as const
+/**
+ * A 500 refusal.
+ *
+ * @param message - what the client is told
+ * @returns the refusal
+ */
+export function internalRefusal(message: string): DoorRefusal {
+  return { status: 500, code: 'internal', message, headers: {} }
+}
+
+/**
+ * Renders a refusal as an HTTP answer: its status, `Retry-After` in whole seconds when it is
+ * temporary, its headers over the adapter's, and taskwire's JSON error body
+ * `{ "error": { "code", "message", "retryAfterMs"?, "issues"? } }`.
+ *
+ * @param refusal - the refusal
+ * @param headers - the adapter's extra headers
+ * @returns the answer
+ */
+export function refusalAnswer(refusal: DoorRefusal, headers: Readonly<Record<string, string>>): PlainAnswer {
+  const extra: Record<string, unknown> = {}
+  const all: Record<string, string> = { ...headers, ...refusal.headers }
+  if (refusal.retryAfterMs !== undefined) {
+    // Retry-After counts whole seconds (RFC 9110 §10.2.3); rounding up never invites a
+    // client back before the hub said it could take it.
+    all['Retry-After'] = String(Math.max(0, Math.ceil(refusal.retryAfterMs / 1000)))
+    extra.retryAfterMs = refusal.retryAfterMs
+  }
+  if (refusal.issues !== undefined) extra.issues = refusal.issues
+  return jsonAnswer(refusal.status, refusal.code, refusal.message, all, extra)
+}
+
+/**
+ * Renders what the hub said to a stream request that is not streamed: 204 for an ended
+ * stream (which stops an `EventSource` for good, WHATWG HTML §9.2.3), else the refusal.
+ *
+ * @param admission - an `ended` or `refused` admission
+ * @param headers - the adapter's extra headers
+ * @returns the answer
+ */
+export function admissionAnswer(
+  admission: Exclude<Admission, { kind: 'stream' }>,
+  headers: Readonly<Record<string, string>>,
+): PlainAnswer {
+  if (admission.kind === 'ended') return { status: 204, headers: { ...headers }, body: null }
+  return refusalAnswer(admission.refusal, headers)
+}
 
 /**
  * The JSON body of every error answer: `{ "error": { "code", "message", ... } }`.
@@ -211,26 +387,4 @@ export function jsonAnswer(
     headers: { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' },
     body: JSON.stringify({ error: { code, message, ...extra } }),
   }
-}
-
-// Checked by brand and shape rather than `instanceof`, so a hub bundled with another copy of
-// taskwire still gets its 503 answered as a 503.
-function isHttpError(error: unknown): error is TaskwireHttpError {
-  return isTaskwireError(error) && typeof (error as Partial<TaskwireHttpError>).status === 'number'
-}
-
-function httpErrorAnswer(error: TaskwireHttpError, headers: Readonly<Record<string, string>>): PlainAnswer {
-  const extra: Record<string, unknown> = {}
-  const withRetry: Record<string, string> = { ...headers }
-  if (error.retryAfterMs !== undefined) {
-    // Retry-After counts whole seconds (RFC 9110 §10.2.3); rounding up never invites a
-    // client back before the hub said it could take it.
-    withRetry['Retry-After'] = String(Math.max(0, Math.ceil(error.retryAfterMs / 1000)))
-    extra.retryAfterMs = error.retryAfterMs
-  }
-  return jsonAnswer(error.status, error.code, error.message, withRetry, extra)
-}
-
-function internalErrorAnswer(headers: Readonly<Record<string, string>>): PlainAnswer {
-  return jsonAnswer(500, 'internal', 'The server could not open the stream; try again later.', headers)
 }

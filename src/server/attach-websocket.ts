@@ -1,7 +1,15 @@
 import type { IncomingMessage } from 'node:http'
-import type { Catalog, TaskwireError } from '../core/index.js'
-import { type Authorize, admitSubscriber, type PlainAnswer, resolveServeOptions } from './admit-subscriber.js'
-import type { Hub, SubscriberSink, Subscription } from './types.js'
+import { type Catalog, TaskwireError } from '../core/index.js'
+import {
+  type Admission,
+  type Authorize,
+  type DoorRefusal,
+  passDoor,
+  refusalOf,
+  subscribeAdmitted,
+} from './admit-subscriber.js'
+import { headerReaderOf } from './headers.js'
+import type { Hub, Reservation, SubscriberSink, Subscription } from './types.js'
 
 /** The part of a `ws` `WebSocket` the adapter uses. */
 export interface WebSocketConnection {
@@ -36,6 +44,17 @@ export interface WebSocketConnection {
 /** The part of a `ws` `WebSocketServer` the adapter uses. */
 export interface WebSocketServerLike {
   /**
+   * The options the server was created with; `ws` keeps them here. The adapter reads
+   * `maxPayload` to refuse a server that would buffer huge messages from unauthenticated
+   * sockets.
+   */
+  readonly options?:
+    | {
+        /** The largest message `ws` accepts, in bytes; 0 means no limit. */
+        readonly maxPayload?: number | undefined
+      }
+    | undefined
+  /**
    * Listens to new connections.
    *
    * @param event - `connection`
@@ -59,9 +78,10 @@ export interface AttachWebSocketOptions {
    */
   stream: (request: IncomingMessage) => string | null
   /**
-   * Checked before the hub admits the connection, as for the HTTP adapters; a refusal
-   * closes with 4000 + its status (4401, 4403, 4404).
-   * @defaultValue admits every connection
+   * Checked on the upgrade request after the hub's `authorize` policy (door `websocket`)
+   * admitted it, as for the HTTP adapters; both must admit. A refusal closes with 4000 + its
+   * status (4401, 4403, 4404) as soon as the socket opens.
+   * @defaultValue admits every connection the hub's policy admits
    */
   authorize?: Authorize<IncomingMessage> | undefined
   /**
@@ -71,10 +91,17 @@ export interface AttachWebSocketOptions {
   framing?: 'named' | 'data-only' | undefined
   /**
    * How long a new socket may take to send its first message (`{"lastEventId": ...}`)
-   * before it is closed with 4408.
+   * before it is closed with 4408. The socket holds a connection slot meanwhile.
    * @defaultValue `10000`
    */
   firstMessageTimeoutMs?: number | undefined
+  /**
+   * Largest first message accepted, in bytes; a larger one closes the socket with 1009.
+   * `{"lastEventId": "<id>"}` takes a few dozen bytes. The `WebSocketServer`'s own
+   * `maxPayload` bounds what `ws` buffers before the adapter sees a message: keep it small.
+   * @defaultValue `1024`
+   */
+  maxFirstMessageBytes?: number | undefined
   /**
    * Receives errors the client only sees as a 4500 close (an `authorize` hook, a `stream`
    * function or a broker that threw).
@@ -87,7 +114,16 @@ export interface AttachWebSocketOptions {
 export const DEFAULT_ATTACH_WEBSOCKET_OPTIONS = Object.freeze({
   /** Ten seconds for the first message. */
   firstMessageTimeoutMs: 10_000,
+  /** A cursor message takes a few dozen bytes. */
+  maxFirstMessageBytes: 1024,
 })
+
+/**
+ * The largest `maxPayload` a `WebSocketServer` given to {@link attachWebSocket} may have, in
+ * bytes. `ws` buffers a whole message before any handler sees it, so a server left at its
+ * default (100 MiB) lets every unauthenticated socket hold that much memory.
+ */
+export const MAX_WEBSOCKET_PAYLOAD_BYTES = 65_536
 
 /**
  * The close codes {@link attachWebSocket} uses. A WebSocket has no status line, so the HTTP
@@ -97,9 +133,11 @@ export const DEFAULT_ATTACH_WEBSOCKET_OPTIONS = Object.freeze({
 export const WEBSOCKET_CLOSE_CODES = Object.freeze({
   /** The run ended (terminal event written), or the client asked to close. */
   normal: 1000,
-  /** The hub shut down: reconnect, to another server if there is one. */
+  /** The first message is larger than `maxFirstMessageBytes` (or the server's `maxPayload`). */
+  tooLarge: 1009,
+  /** The hub shut down, or ended the subscription (`hub.disconnect`): reconnect. */
   tryAgainLater: 1013,
-  /** The first message was not `{"lastEventId": string | null}`. */
+  /** The first message was not `{"lastEventId": string | null}`, or the stream name is invalid. */
   badRequest: 4400,
   /** `authorize` asked for credentials. */
   unauthorized: 4401,
@@ -121,22 +159,32 @@ const OPEN = 1
 
 /**
  * Serves hub streams over WebSocket, with the same frames, replay, limits, heartbeat and
- * `authorize` hook as the HTTP adapters. The client's first message is JSON
- * `{"lastEventId": "42"}` (or `null`); every server message is SSE text, byte for byte what
- * an HTTP subscriber receives, so the client decodes both the same way. See
- * {@link WEBSOCKET_CLOSE_CODES} for how it ends.
+ * authorization as the HTTP adapters. As soon as a socket opens, its upgrade request goes
+ * through the hub's `authorize` policy (door `websocket`) and the `authorize` option, and an
+ * admitted socket takes a connection slot (`hub.reserve`) under the caller's key: a refused
+ * socket is closed before anything is read from it, and sockets still waiting for their
+ * first message count against `maxConnections` and `maxConnectionsPerKey` (4503 past them).
+ * The client's first message is JSON `{"lastEventId": "42"}` (or `null`), at most
+ * `maxFirstMessageBytes`; every server message is SSE text, byte for byte what an HTTP
+ * subscriber receives. See {@link WEBSOCKET_CLOSE_CODES} for how it ends.
+ *
+ * Create the `WebSocketServer` with a small `maxPayload` (4096 is plenty): `ws` buffers a
+ * whole message before the adapter sees it.
  *
  * @param hub - the hub to read from
  * @param server - a `ws` `WebSocketServer` (with `noServer` or its own port)
- * @param options - how to pick the stream, and optional `authorize`, `framing`, `onError`
+ * @param options - how to pick the stream, and optional `authorize`, `framing`,
+ *   `firstMessageTimeoutMs`, `maxFirstMessageBytes`, `onError`
  * @returns a function that stops accepting connections (open ones continue until they end)
+ * @throws {@link taskwire!TaskwireError} `invalid-option` when the server's `maxPayload` is
+ *   unlimited or above {@link MAX_WEBSOCKET_PAYLOAD_BYTES}, or an option is out of range
  * @example
  * ```ts
  * import { WebSocketServer } from 'ws'
  * import { attachWebSocket, createHub } from 'taskwire/server'
  *
  * const hub = createHub()
- * const wss = new WebSocketServer({ server: httpServer, path: '/ws' })
+ * const wss = new WebSocketServer({ server: httpServer, path: '/ws', maxPayload: 4096 })
  * attachWebSocket(hub, wss, { stream: (request) => new URL(request.url ?? '', 'http://x').searchParams.get('run') })
  * ```
  */
@@ -148,61 +196,124 @@ export function attachWebSocket<C extends Catalog>(
   const onError = options.onError ?? ((error: unknown) => console.error(error))
   const firstMessageTimeoutMs =
     options.firstMessageTimeoutMs ?? DEFAULT_ATTACH_WEBSOCKET_OPTIONS.firstMessageTimeoutMs
+  const maxFirstMessageBytes =
+    options.maxFirstMessageBytes ?? DEFAULT_ATTACH_WEBSOCKET_OPTIONS.maxFirstMessageBytes
+  checkOptions(server, firstMessageTimeoutMs, maxFirstMessageBytes)
 
   const onConnection = (socket: WebSocketConnection, request: IncomingMessage): void => {
+    let stream: string | undefined
+    let key: string | undefined
+    let reservation: Reservation | undefined
     let subscription: Subscription | undefined
+    /** The cursor of a first message that came while the socket was being authorized. */
+    let cursor: { value: string | null } | undefined
+    /** Closed, or being closed: nothing more may be reserved or started for it. */
     let gone = false
-    let started = false
+    let received = false
     const timer = setTimeout(
       () => close(WEBSOCKET_CLOSE_CODES.timeout, 'send {"lastEventId"} first'),
       firstMessageTimeoutMs,
     )
     const close = (code: number, reason: string): void => {
       clearTimeout(timer)
-      if (!gone && socket.readyState === OPEN) socket.close(code, reason)
+      // A pending socket's slot is free as soon as it is refused, not once the client
+      // answers the closing handshake.
+      reservation?.release()
+      const open = !gone && socket.readyState === OPEN
+      gone = true
+      if (open) socket.close(code, reason)
     }
+    const refuse = (refusal: DoorRefusal): void => close(4000 + refusal.status, reasonOf(refusal))
 
     socket.on('close', () => {
       gone = true
       clearTimeout(timer)
+      reservation?.release()
       subscription?.close()
     })
     // A client that vanishes surfaces as an error and then a close; the close does the work.
     socket.on('error', () => {})
     socket.on('message', (data: unknown) => {
-      if (started) return
-      started = true
+      if (received) return
+      received = true
       clearTimeout(timer)
-      const cursor = readCursor(data)
-      if (cursor === undefined) {
+      if (byteLengthOf(data) > maxFirstMessageBytes) {
+        close(
+          WEBSOCKET_CLOSE_CODES.tooLarge,
+          `the first message must be at most ${maxFirstMessageBytes} bytes`,
+        )
+        return
+      }
+      const value = readCursor(data)
+      if (value === undefined) {
         close(WEBSOCKET_CLOSE_CODES.badRequest, 'the first message must be {"lastEventId": string | null}')
         return
       }
-      void admit(cursor)
+      cursor = { value }
+      if (reservation) void subscribe()
     })
 
-    async function admit(lastEventId: string | null): Promise<void> {
-      let stream: string | null
+    void authorize()
+
+    /** Runs at connection time, before any message is read. */
+    async function authorize(): Promise<void> {
+      let picked: string | null
       try {
-        stream = options.stream(request)
+        picked = options.stream(request)
       } catch (error) {
         onError(error)
         close(WEBSOCKET_CLOSE_CODES.internal, 'internal')
         return
       }
-      if (stream === null) {
+      if (picked === null) {
         close(WEBSOCKET_CLOSE_CODES.notFound, 'no such stream')
         return
       }
-      const resolved = resolveServeOptions<IncomingMessage>({
+      const passed = await passDoor(
+        hub,
+        { door: 'websocket', request, headers: headerReaderOf(request) },
+        {
+          stream: picked,
+          authorize: options.authorize ?? (() => true),
+          onError,
+        },
+      )
+      if (gone) return
+      if (!passed.ok) {
+        refuse(passed.refusal)
+        return
+      }
+      try {
+        reservation = hub.reserve({ key: passed.key })
+      } catch (error) {
+        const refusal = refusalOf(error)
+        if (refusal) refuse(refusal)
+        else {
+          onError(error)
+          close(WEBSOCKET_CLOSE_CODES.internal, 'internal')
+        }
+        return
+      }
+      stream = picked
+      key = passed.key
+      if (cursor) await subscribe()
+    }
+
+    /** Runs once the socket is authorized, holds a slot and has sent its cursor. */
+    async function subscribe(): Promise<void> {
+      if (stream === undefined || cursor === undefined) return
+      const admission: Admission = await subscribeAdmitted(
+        hub,
         stream,
-        authorize: options.authorize,
-        framing: options.framing,
+        { lastEventId: cursor.value, framing: options.framing, key, reservation },
         onError,
-      })
-      const admission = await admitSubscriber(hub, request, lastEventId, resolved)
-      if (admission.kind === 'answer') {
-        close(4000 + admission.status, reasonOf(admission))
+      )
+      if (admission.kind === 'ended') {
+        close(WEBSOCKET_CLOSE_CODES.ended, '')
+        return
+      }
+      if (admission.kind === 'refused') {
+        refuse(admission.refusal)
         return
       }
       subscription = admission.subscription
@@ -223,6 +334,29 @@ export function attachWebSocket<C extends Catalog>(
   }
 }
 
+function checkOptions(server: WebSocketServerLike, timeoutMs: number, maxFirstMessageBytes: number): void {
+  const maxPayload = server.options?.maxPayload
+  // ws reads 0 as "no limit".
+  if (maxPayload !== undefined && (!(maxPayload > 0) || maxPayload > MAX_WEBSOCKET_PAYLOAD_BYTES)) {
+    throw new TaskwireError(
+      'invalid-option',
+      `The WebSocketServer buffers messages of up to ${maxPayload === 0 ? 'any size' : `${maxPayload} bytes`} before taskwire can refuse them; create it with a small maxPayload, such as new WebSocketServer({ ..., maxPayload: 4096 }) (at most ${MAX_WEBSOCKET_PAYLOAD_BYTES}).`,
+    )
+  }
+  if (!(Number.isSafeInteger(maxFirstMessageBytes) && maxFirstMessageBytes > 0)) {
+    throw new TaskwireError(
+      'invalid-option',
+      `maxFirstMessageBytes must be a positive whole number of bytes, got ${String(maxFirstMessageBytes)}.`,
+    )
+  }
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new TaskwireError(
+      'invalid-option',
+      `firstMessageTimeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
+    )
+  }
+}
+
 function socketSink(socket: WebSocketConnection): SubscriberSink {
   return {
     write(chunk) {
@@ -239,6 +373,14 @@ function socketSink(socket: WebSocketConnection): SubscriberSink {
   }
 }
 
+/** The size of a message as `ws` hands it over: a Buffer, an ArrayBuffer or Buffer fragments. */
+function byteLengthOf(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data)
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength
+  if (Array.isArray(data)) return data.reduce((total: number, part: unknown) => total + byteLengthOf(part), 0)
+  return 0
+}
+
 function readCursor(data: unknown): string | null | undefined {
   const text = typeof data === 'string' ? data : data instanceof Buffer ? data.toString('utf8') : undefined
   if (text === undefined) return undefined
@@ -252,15 +394,9 @@ function readCursor(data: unknown): string | null | undefined {
   }
 }
 
-function reasonOf(answer: PlainAnswer): string {
-  if (answer.status === 204 || answer.body === null) return ''
-  try {
-    const error = (JSON.parse(answer.body) as { error?: { code?: unknown; retryAfterMs?: unknown } }).error
-    const reason = JSON.stringify({ code: error?.code, retryAfterMs: error?.retryAfterMs })
-    // A close reason holds at most 123 bytes (RFC 6455 §5.5).
-    return reason.length <= 123 ? reason : ''
-  } catch {
-    // The body is ours and always JSON; without it the close code alone still tells the client.
-    return ''
-  }
+/** The close reason of a refusal: its code and `retryAfterMs`, as JSON the client reads. */
+function reasonOf(refusal: DoorRefusal): string {
+  const reason = JSON.stringify({ code: refusal.code, retryAfterMs: refusal.retryAfterMs })
+  // A close reason holds at most 123 bytes (RFC 6455 §5.5).
+  return reason.length <= 123 ? reason : ''
 }

@@ -1,3 +1,5 @@
+import type { HeaderReader } from './access.js'
+
 /**
  * The response headers of an SSE stream over HTTP/1.1.
  *
@@ -46,4 +48,38 @@ const http2Headers: Readonly<Record<string, string>> = Object.freeze({
 export function sseHeadersFor(httpVersion: string | number): Readonly<Record<string, string>> {
   const major = typeof httpVersion === 'number' ? httpVersion : Number.parseInt(httpVersion, 10)
   return major >= 2 ? http2Headers : sseHeaders
+}
+
+/** The headers of a request as Node gives them: lower-case names, repeated ones as arrays. */
+type NodeHeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>
+
+/**
+ * One way to read the headers of a request, whatever the framework: a Web `Request` (Hono,
+ * Next.js, Bun, Deno) or a Node `IncomingMessage` (node:http, Express, Fastify's
+ * `request.raw`, HTTP/2). Names match case-insensitively and a header sent several times
+ * reads as its values joined by `, `, as `Headers.get` does (RFC 9110 §5.3).
+ *
+ * @param request - the request
+ * @returns the reader the hub's `authorize` policy is given
+ * @example
+ * ```ts
+ * const access = await hub.authorize({ stream, door: 'cancel', headers: headerReaderOf(req), request: req })
+ * ```
+ */
+export function headerReaderOf(request: {
+  readonly headers: { get(name: string): string | null } | NodeHeaderRecord
+}): HeaderReader {
+  const headers = request.headers
+  if (typeof headers.get === 'function') {
+    const web = headers as { get(name: string): string | null }
+    return { get: (name) => web.get(name) }
+  }
+  const record = headers as NodeHeaderRecord
+  return {
+    get(name) {
+      const value = record[name.toLowerCase()]
+      if (value === undefined) return null
+      return typeof value === 'string' ? value : value.join(', ')
+    },
+  }
 }

@@ -422,7 +422,9 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
   const assertStream = (stream: unknown): void => {
     if (typeof stream !== 'string' || stream === '') {
       const message = 'The stream must be a non-empty string (a job, run or execution id).'
-      throw new TaskwireValidationError(message, [{ path: 'stream', message, code: 'invalid_type' }])
+      throw new TaskwireValidationError(message, [{ path: 'stream', message, code: 'invalid_type' }], {
+        code: 'invalid-stream',
+      })
     }
   }
 

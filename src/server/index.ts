@@ -15,24 +15,32 @@ export type {
   HeaderReader,
   Refusal,
 } from './access.js'
-export type { Authorize, AuthorizeDecision, ServeOptions, ServeStreamOptions } from './admit-subscriber.js'
+export type {
+  Authorize,
+  AuthorizeDecision,
+  PlainAnswer,
+  ServeOptions,
+  ServeStreamOptions,
+} from './admit-subscriber.js'
 export { DEFAULT_SERVE_OPTIONS } from './admit-subscriber.js'
 export {
   type AttachWebSocketOptions,
   attachWebSocket,
   DEFAULT_ATTACH_WEBSOCKET_OPTIONS,
+  MAX_WEBSOCKET_PAYLOAD_BYTES,
   WEBSOCKET_CLOSE_CODES,
   type WebSocketConnection,
   type WebSocketServerLike,
 } from './attach-websocket.js'
 export type {
+  CancelExecutionOptions,
   Execution,
   ExecutionContext,
   RunStartedData,
   StartExecutionOptions,
 } from './execution.js'
 export { cancelExecution, DEFAULT_EXECUTION_OPTIONS, startExecution } from './execution.js'
-export { sseHeaders, sseHeadersFor } from './headers.js'
+export { headerReaderOf, sseHeaders, sseHeadersFor } from './headers.js'
 export type { Heartbeat, HeartbeatOptions } from './heartbeat.js'
 export { createHeartbeat } from './heartbeat.js'
 export { createHub } from './hub.js'
@@ -44,19 +52,23 @@ export {
   createMemoryBroker,
   DEFAULT_MEMORY_BROKER_OPTIONS,
 } from './memory-broker.js'
-export type { ParsedEvent, ValidationErrorBody } from './parse-event.js'
+export type { ParsedEvent, ParseEventOptions, ValidationErrorBody } from './parse-event.js'
 export {
   parseEvent,
+  parseEventNode,
   parseEventRequest,
   validationErrorBody,
   validationErrorResponse,
+  validationErrorStatus,
 } from './parse-event.js'
 export type { ReplayLog, ReplayLogOptions, ReplayLogRead } from './replay-log.js'
 export { createReplayLog } from './replay-log.js'
 export type { NodeRequest, NodeResponse, ServeNodeOptions, ServeResult } from './serve-node.js'
 export { serveNode } from './serve-node.js'
-export type { PollBody, ServePollOptions } from './serve-poll.js'
+export type { PollBody, PollOptions, ServePollOptions } from './serve-poll.js'
 export { pollUpdates, SINCE_PARAM, servePoll } from './serve-poll.js'
+export type { ServeSnapshotOptions } from './serve-snapshot.js'
+export { serveSnapshot } from './serve-snapshot.js'
 export type { ServeWebOptions } from './serve-web.js'
 export { serveWeb } from './serve-web.js'
 export type {
@@ -67,8 +79,8 @@ export type {
   HubCloseOptions,
   HubReadResult,
   HubStats,
-  SubscribeOptions,
   Reservation,
+  SubscribeOptions,
   SubscriberSink,
   Subscription,
   SubscriptionEndReason,

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Catalog } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
-import { admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
-import { sseHeadersFor } from './headers.js'
+import { admissionAnswer, admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
+import { headerReaderOf, sseHeadersFor } from './headers.js'
 import { readLastEventId } from './last-event-id.js'
 import type { Hub, SubscriberSink, Subscription, SubscriptionEndReason } from './types.js'
 
@@ -20,7 +20,7 @@ export type ServeNodeOptions = ServeStreamOptions<NodeRequest>
 export interface ServeResult {
   /**
    * The status answered (or decided, when the client left first): 200 for a stream, else
-   * 204, 401, 403, 404, 500 or 503.
+   * 204, 400, 401, 403, 404, 500 or 503.
    */
   status: number
   /** Why the stream ended, when one was served. */
@@ -28,9 +28,11 @@ export interface ServeResult {
 }
 
 /**
- * Serves a hub stream as SSE on a Node response. In order: `authorize` (401/403/404 as JSON,
- * before any stream byte), the hub's admission (503 with `Retry-After` at a limit, 204 when
- * the stream has ended and nothing follows the client's cursor), then a 200 with the SSE
+ * Serves a hub stream as SSE on a Node response. In order: the stream name (400 when empty),
+ * the hub's `authorize` policy for the `stream` door and then the `authorize` option
+ * (401/403/404 as JSON, before any stream byte), the hub's admission under the caller's key
+ * (503 with `Retry-After` at a limit, `maxConnectionsPerKey` included; 204 when the stream
+ * has ended and nothing follows the client's cursor), then a 200 with the SSE
  * headers, `retry:`, the replay or snapshot, and live frames until the run ends or the client
  * leaves. The cursor comes from `Last-Event-ID` or the `lastEventId` query parameter.
  *
@@ -76,10 +78,17 @@ export async function serveNode<C extends Catalog>(
     })
   })
 
-  const lastEventId = readLastEventId(headerOf(req, 'last-event-id'), req.url ?? '')
-  const admission = await admitSubscriber(hub, req, lastEventId, resolved)
-  if (admission.kind === 'answer') {
-    const status = gone ? admission.status : sendAnswer(res, admission, resolved.onError)
+  const headers = headerReaderOf(req)
+  const lastEventId = readLastEventId(headers.get('last-event-id'), req.url ?? '')
+  const admission = await admitSubscriber(
+    hub,
+    { door: 'stream', request: req, headers },
+    lastEventId,
+    resolved,
+  )
+  if (admission.kind !== 'stream') {
+    const answer = admissionAnswer(admission, resolved.headers)
+    const status = gone ? answer.status : sendAnswer(res, answer, resolved.onError)
     await closed
     return { status, reason: undefined }
   }
@@ -158,9 +167,4 @@ function failResponse(res: NodeResponse, error: unknown, onError: (error: unknow
 
 function isClosed(res: NodeResponse): boolean {
   return res.destroyed || res.writableEnded
-}
-
-function headerOf(req: NodeRequest, name: string): string | undefined {
-  const value = req.headers[name]
-  return Array.isArray(value) ? value[0] : value
 }

@@ -1,7 +1,9 @@
 import type { Catalog, DefaultCatalog, EventOf, RunState } from '../core/index.js'
-import type { ServeOptions } from './admit-subscriber.js'
-import { authorizeRequest, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
+import type { PlainAnswer, ServeOptions } from './admit-subscriber.js'
+import { internalRefusal, passDoor, refusalAnswer, resolveServeOptions } from './admit-subscriber.js'
+import { headerReaderOf } from './headers.js'
 import { queryOf, readLastEventId } from './last-event-id.js'
+import type { NodeRequest } from './serve-node.js'
 import { toResponse } from './serve-web.js'
 import type { Hub } from './types.js'
 
@@ -20,8 +22,12 @@ export interface PollBody<C extends Catalog = DefaultCatalog> {
   reset?: RunState
 }
 
-/** The options of {@link servePoll}. */
-export interface ServePollOptions extends ServeOptions<Request> {
+/**
+ * The options of {@link pollUpdates} and {@link servePoll}.
+ *
+ * @typeParam R - the request type, given to the `authorize` option
+ */
+export interface PollOptions<R> extends ServeOptions<R> {
   /**
    * The cursor; overrides what the request says.
    * @defaultValue the `since` query parameter, else `Last-Event-ID` or `lastEventId`
@@ -29,50 +35,71 @@ export interface ServePollOptions extends ServeOptions<Request> {
   since?: string | null | undefined
 }
 
-/** The query parameter {@link servePoll} reads the cursor from (card 2's `?since=`). */
+/** The options of {@link servePoll}. */
+export type ServePollOptions = PollOptions<Request>
+
+/** The query parameter a poll reads the cursor from (`?since=`). */
 export const SINCE_PARAM = 'since'
 
 /**
- * Reads what happened on a stream after a cursor, as the JSON body of a polling response.
- * This is all a Node framework needs for a polling route: `res.json(await pollUpdates(...))`.
+ * Answers a polling request (`GET /api/jobs/:id/updates?since=<id>`) from any framework: the
+ * request (a Node `IncomingMessage`, Express's `req`, Fastify's `request.raw`, or a Web
+ * `Request`) goes through the hub's `authorize` policy for the `poll` door and then the
+ * `authorize` option, exactly as a stream request does, so a poll route cannot skip
+ * authorization. The answer is data the route sends as it is: 200 with {@link PollBody} as
+ * JSON, 400 for an empty stream name, 401/403/404 refused, or 500 when the broker failed
+ * (reported through `onError`), each with `Cache-Control: no-store`.
  *
  * @param hub - the hub
- * @param stream - the stream
- * @param since - the last id the client has, or null for the whole retained log
- * @returns the events after `since`, the next cursor, whether the run ended, and a `reset`
- *   state when `since` fell out of the replay log
- * @throws {@link taskwire!TaskwireError} `broker` when the broker cannot be read
+ * @param request - the request; its URL gives `since`, its headers go to `authorize`
+ * @param options - the stream, and optional `since`, `authorize`, `headers`, `onError`
+ * @returns the answer to send (it never rejects)
  * @example
  * ```ts
  * app.get('/api/jobs/:id/updates', async (req, res) => {
- *   const since = typeof req.query.since === 'string' ? req.query.since : null
- *   res.set('Cache-Control', 'no-store').json(await pollUpdates(hub, req.params.id, since))
+ *   const answer = await pollUpdates(hub, req, { stream: req.params.id })
+ *   res.status(answer.status).set(answer.headers).send(answer.body)
  * })
  * ```
  */
-export async function pollUpdates<C extends Catalog>(
+export async function pollUpdates<C extends Catalog, R extends NodeRequest | Request>(
   hub: Hub<C>,
-  stream: string,
-  since: string | null,
-): Promise<PollBody<C>> {
-  const read = await hub.read(stream, since)
-  if (read.expired) {
-    // Retained events alone would skip what fell out of the log; the folded state cannot.
-    const state = await hub.snapshot(stream)
-    return { events: [], lastEventId: state.lastEventId ?? null, ended: read.ended, reset: state }
+  request: R,
+  options: PollOptions<R>,
+): Promise<PlainAnswer> {
+  const resolved = resolveServeOptions<R>(options)
+  const passed = await passDoor(hub, { door: 'poll', request, headers: headerReaderOf(request) }, resolved)
+  if (!passed.ok) return refusalAnswer(passed.refusal, resolved.headers)
+  const url = request.url ?? ''
+  const since =
+    options.since !== undefined
+      ? options.since
+      : queryOf(url).get(SINCE_PARAM) || readLastEventId(headerReaderOf(request).get('last-event-id'), url)
+  let body: PollBody<C>
+  try {
+    body = await readPoll(hub, resolved.stream, since)
+  } catch (error) {
+    resolved.onError(error)
+    return refusalAnswer(
+      internalRefusal('The server could not read the stream; poll again later.'),
+      resolved.headers,
+    )
   }
-  const last = read.events.at(-1)
-  return { events: read.events, lastEventId: last ? last.id : since, ended: read.ended }
+  return {
+    status: 200,
+    headers: {
+      ...resolved.headers,
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+    },
+    body: JSON.stringify(body),
+  }
 }
 
 /**
- * Answers a polling request (card 2's fallback, `GET /api/jobs/:id/updates?since=<id>`) with
- * a Web `Response` holding {@link PollBody} as JSON, for clients where neither SSE nor
- * WebSocket gets through. `authorize` answers 401/403/404 as `serveWeb` does.
- *
- * From Node frameworks, use {@link pollUpdates} and the framework's own JSON reply: a poll
- * is one JSON body, which every framework already knows how to send, so a Node-specific
- * twin of this function would add API without adding behaviour.
+ * Answers a polling request with a Web `Response`, for clients where neither SSE nor
+ * WebSocket gets through: {@link pollUpdates} rendered for `Request`/`Response` runtimes
+ * (Hono, Next.js, Bun, Deno, workers).
  *
  * @param hub - the hub
  * @param request - the request
@@ -89,34 +116,21 @@ export async function servePoll<C extends Catalog>(
   request: Request,
   options: ServePollOptions,
 ): Promise<Response> {
-  const resolved = resolveServeOptions<Request>(options)
-  const denied = await authorizeRequest(request, resolved)
-  if (denied) return toResponse(denied)
-  const since =
-    options.since !== undefined
-      ? options.since
-      : queryOf(request.url).get(SINCE_PARAM) ||
-        readLastEventId(request.headers.get('last-event-id'), request.url)
-  let body: PollBody<C>
-  try {
-    body = await pollUpdates(hub, resolved.stream, since)
-  } catch (error) {
-    resolved.onError(error)
-    return toResponse(
-      jsonAnswer(
-        500,
-        'internal',
-        'The server could not read the stream; poll again later.',
-        resolved.headers,
-      ),
-    )
+  return toResponse(await pollUpdates(hub, request, options))
+}
+
+/** What happened on a stream after a cursor, for an admitted poll. */
+async function readPoll<C extends Catalog>(
+  hub: Hub<C>,
+  stream: string,
+  since: string | null,
+): Promise<PollBody<C>> {
+  const read = await hub.read(stream, since)
+  if (read.expired) {
+    // Retained events alone would skip what fell out of the log; the folded state cannot.
+    const state = await hub.snapshot(stream)
+    return { events: [], lastEventId: state.lastEventId ?? null, ended: read.ended, reset: state }
   }
-  return new Response(JSON.stringify(body), {
-    status: 200,
-    headers: {
-      ...resolved.headers,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Cache-Control': 'no-store',
-    },
-  })
+  const last = read.events.at(-1)
+  return { events: read.events, lastEventId: last ? last.id : since, ended: read.ended }
 }

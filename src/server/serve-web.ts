@@ -1,7 +1,7 @@
 import type { Catalog } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
-import { admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
-import { sseHeadersFor } from './headers.js'
+import { admissionAnswer, admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
+import { headerReaderOf, sseHeadersFor } from './headers.js'
 import { readLastEventId } from './last-event-id.js'
 import type { Hub, SubscriberSink, Subscription } from './types.js'
 
@@ -11,8 +11,9 @@ export type ServeWebOptions = ServeStreamOptions<Request>
 /**
  * Serves a hub stream as SSE in a Web `Response`, for any runtime with the Fetch API:
  * Next.js route handlers, Hono (`c.req.raw`), Bun, Deno, Cloudflare Workers. Answers like
- * `serveNode`: 401/403/404 from `authorize`, 503 with `Retry-After` at a limit, 204 for an
- * ended stream, else a 200 whose body streams `retry:`, the replay or snapshot and live
+ * `serveNode`: 400 for an empty stream name, 401/403/404 from the hub's `authorize` policy
+ * (door `stream`) or the `authorize` option, 503 with `Retry-After` at a limit (the caller's
+ * `maxConnectionsPerKey` included), 204 for an ended stream, else a 200 whose body streams `retry:`, the replay or snapshot and live
  * frames. The subscription ends when `request.signal` aborts or the body is cancelled.
  *
  * `Connection: keep-alive` is left out: the runtime owns the connection, and HTTP/2 and
@@ -42,8 +43,15 @@ export async function serveWeb<C extends Catalog>(
 ): Promise<Response> {
   const resolved = resolveServeOptions(options)
   const lastEventId = readLastEventId(request.headers.get('last-event-id'), request.url)
-  const admission = await admitSubscriber(hub, request, lastEventId, resolved)
-  if (admission.kind === 'answer') return respond(() => toResponse(admission), resolved.onError)
+  const admission = await admitSubscriber(
+    hub,
+    { door: 'stream', request, headers: headerReaderOf(request) },
+    lastEventId,
+    resolved,
+  )
+  if (admission.kind !== 'stream') {
+    return respond(() => toResponse(admissionAnswer(admission, resolved.headers)), resolved.onError)
+  }
   const subscription = admission.subscription
   return respond(
     () => {

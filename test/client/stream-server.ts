@@ -47,13 +47,9 @@ export async function startStreamServer(hub: Hub, files: Record<string, string> 
       return
     }
     if (route === 'poll' && stream) {
-      pollUpdates(hub, stream, url.searchParams.get('since')).then(
-        (body) => {
-          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-          res.end(JSON.stringify(body))
-        },
-        () => res.writeHead(500).end(),
-      )
+      void pollUpdates(hub, req, { stream, onError: () => {} }).then((answer) => {
+        res.writeHead(answer.status, answer.headers).end(answer.body ?? undefined)
+      })
       return
     }
     const file = files[url.pathname]
@@ -78,7 +74,7 @@ export async function startStreamServer(hub: Hub, files: Record<string, string> 
       if (sockets.size === 0) onIdle?.()
     })
   })
-  const wss = new WebSocketServer({ server })
+  const wss = new WebSocketServer({ server, maxPayload: 4096 })
   const detach = attachWebSocket(hub, wss, {
     stream: (request) => new URL(request.url ?? '/', 'http://localhost').pathname.split('/')[2] ?? null,
     onError: () => {},

@@ -175,7 +175,8 @@ describe('the client under a network that cuts connections every 50 to 500 ms', 
         onError: (error) => errors.push(error),
         ...extra,
       })
-      client.on('*', (event) => ids.push(Number(event.id)))
+      // Ids are <epoch>-<seq>; the sequence counts every event of the stream from 1.
+      client.on('*', (event) => ids.push(Number(event.id.slice(event.id.indexOf('-') + 1))))
       try {
         await until(client, (s) => s.status === 'open', 10_000)
         proxy.start()

@@ -51,15 +51,18 @@ describe('the client in Node 20', () => {
     }
     const stream = open('/events/job-1', { EventSource: Counting })
     await until(stream, (s) => s.status === 'open')
-    await hub.publish('job-1', 'agent.started', { role: 'qa' })
-    await until(stream, (s) => s.lastEventId === '1')
+    const started = await hub.publish('job-1', 'agent.started', { role: 'qa' })
+    await until(stream, (s) => s.lastEventId === started.id)
     server.cutAll()
     await until(stream, (s) => s.status === 'open' && created.length === 2)
     await hub.publish('job-1', 'agent.completed', { role: 'qa', durationMs: 5 })
     await hub.publish('job-1', 'run.completed', {})
     const final = await until(stream, (s) => s.status === 'closed')
     expect(Source).toBe(EventSource)
-    expect(created).toEqual([`${server.origin}/events/job-1`, `${server.origin}/events/job-1?lastEventId=1`])
+    expect(created).toEqual([
+      `${server.origin}/events/job-1`,
+      `${server.origin}/events/job-1?lastEventId=${started.id}`,
+    ])
     expect(final.error).toBeNull()
     expect(final.state).toEqual(await hub.snapshot('job-1'))
     await server.settled()

@@ -1,3 +1,4 @@
+import type { AccessRequest, AccessResult } from '../../src/server/access.js'
 import type {
   SubscribeOptions,
   SubscriberSink,
@@ -48,9 +49,14 @@ export function fakeSubscription(stream: string): FakeSubscription {
   return subscription
 }
 
-/** A stand-in for `Hub.subscribe` whose answer each test picks. */
+/** A stand-in for `Hub.authorize` and `Hub.subscribe` whose answers each test picks. */
 export interface FakeHub {
   subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription | null>
+  authorize(access: AccessRequest): Promise<AccessResult>
+  /** What the next `authorize` decides; by default it admits without a key. */
+  policy: (access: AccessRequest) => Promise<AccessResult>
+  /** Every `authorize` call. */
+  accesses: AccessRequest[]
   /** What the next `subscribe` does; by default it admits with a fresh fake subscription. */
   answer: (stream: string) => Promise<Subscription | null>
   /** Every call, with its options. */
@@ -60,8 +66,8 @@ export interface FakeHub {
 }
 
 /**
- * Makes a fake hub for adapter unit tests: cast it with `as unknown as Hub` (adapters only
- * call `subscribe`).
+ * Makes a fake hub for adapter unit tests: cast it with `as unknown as Hub` (the HTTP stream
+ * adapters only call `authorize` and `subscribe`).
  *
  * @returns the fake
  */
@@ -69,6 +75,12 @@ export function fakeHub(): FakeHub {
   const hub: FakeHub = {
     calls: [],
     subscriptions: [],
+    accesses: [],
+    policy: async () => ({ ok: true, key: undefined }),
+    authorize(access) {
+      hub.accesses.push(access)
+      return hub.policy(access)
+    },
     answer: async (stream) => {
       const subscription = fakeSubscription(stream)
       hub.subscriptions.push(subscription)

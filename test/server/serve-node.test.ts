@@ -301,7 +301,7 @@ describe('serveNode with a real hub', () => {
     await hub.publish('done', 'run.completed', {})
     const ended = await httpGet(`${server.url}/done`)
     expect(await bodyText(ended.message)).toMatch(
-      /^retry: 2000\n\nid: 1\nevent: run.started\n[\s\S]*event: run.completed\n/,
+      /^retry: 2000\n\nid: \d+-1\nevent: run.started\n[\s\S]*event: run.completed\n/,
     )
     expect(await results[0]).toEqual({ status: 200, reason: 'terminal' })
 
