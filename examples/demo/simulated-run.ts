@@ -4,7 +4,7 @@ import type { ExecutionContext } from '../../src/server/index.js'
 /** One step of the simulated run: an event to publish. */
 type Step = (context: ExecutionContext) => Promise<unknown>
 
-/** The events of a small agent run (card 3's shape): one task worked on by two agents. */
+/** The events of a small agent run (an agent team's shape): one task worked on by two agents. */
 const steps: Step[] = [
   ({ emit }) =>
     emit('task.created', { taskId: 'task-1', title: 'Add a dark mode toggle', status: 'pending' }),

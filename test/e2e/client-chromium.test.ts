@@ -99,7 +99,8 @@ describe('the client bundle in Chromium', () => {
           onError: () => {},
         })
         w.current = stream
-        stream.on('*', (event) => ids.push(Number(event.id)))
+        // Ids are <epoch>-<seq>; the sequence counts every event of the stream from 1.
+        stream.on('*', (event) => ids.push(Number(event.id.slice(event.id.indexOf('-') + 1))))
         stream.onStatus((status) => statuses.push(status))
         return new Promise((resolve) => {
           const done = () => {
@@ -165,8 +166,8 @@ describe('the client bundle in Chromium', () => {
   })
 
   it('stops without error on the 204 of an ended stream', async () => {
-    await hub.publish('ended-1', 'run.cancelled', {})
-    const page204 = await page.evaluate(async (url) => {
+    const last = await hub.publish('ended-1', 'run.cancelled', {})
+    const page204 = await page.evaluate(async ([url, lastEventId]) => {
       const w = window as unknown as {
         taskwire: {
           connect(
@@ -175,14 +176,14 @@ describe('the client bundle in Chromium', () => {
           ): { status: string; error: unknown; subscribe(fn: () => void): void }
         }
       }
-      const stream = w.taskwire.connect(url, { lastEventId: '1', onError: () => {} })
+      const stream = w.taskwire.connect(url, { lastEventId, onError: () => {} })
       await new Promise<void>((resolve) => {
         const check = () => stream.status === 'closed' && resolve()
         stream.subscribe(check)
         check()
       })
       return { status: stream.status, error: stream.error }
-    }, `${server.origin}/events/ended-1`)
+    }, [`${server.origin}/events/ended-1`, last.id] as const)
     expect(page204).toEqual({ status: 'closed', error: null })
   })
 })

@@ -1,4 +1,4 @@
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 
 /** The flags every browser test launches Chromium with (headless, no sandbox, quiet). */
 export const CHROMIUM_ARGS: readonly string[] = [
@@ -11,11 +11,16 @@ export const CHROMIUM_ARGS: readonly string[] = [
 ]
 
 /**
- * Launches the system Chromium (`/usr/bin/chromium`) headless.
+ * Launches the system Chromium (`/usr/bin/chromium`) headless. Only suites run by
+ * `npm run test:browser` (vitest.browser.config.ts) may call it: `npm test` must pass on a
+ * machine without a browser, which test/package/browser-suites.test.ts checks.
  *
  * @returns the browser; close it in `afterAll`
  */
-export function launchChromium(): Promise<Browser> {
+export async function launchChromium(): Promise<Browser> {
+  // Loaded here rather than at the top so that modules importing only BLANK_PAGE (the
+  // framework servers of the default run) never load playwright-core.
+  const { chromium } = await import('playwright-core')
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS] })
 }
 
