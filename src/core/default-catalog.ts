@@ -1,10 +1,10 @@
 import * as z from 'zod'
 import { defineCatalog } from './catalog.js'
-import { errorInfoSchema, runStateSchema } from './run-state.js'
+import { errorInfoSchema, ownRecordSchema, runStateSchema } from './run-state.js'
 
 const id = z.string().min(1)
 const percent = z.number().min(0).max(100)
-const meta = z.record(z.string(), z.unknown())
+const meta = ownRecordSchema(z.unknown())
 const taskStatus = z.enum(['pending', 'in_progress', 'completed', 'failed', 'cancelled'])
 const durationMs = z.number().nonnegative()
 

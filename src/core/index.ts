@@ -33,6 +33,8 @@ export type { EventFields } from './format-event.js'
 export { formatEvent } from './format-event.js'
 export type { ReducibleEvent } from './reduce-run.js'
 export { reduceRun } from './reduce-run.js'
+export type { RunFold } from './run-fold.js'
+export { createRunFold } from './run-fold.js'
 export type {
   AgentState,
   AgentStatus,

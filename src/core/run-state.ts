@@ -38,7 +38,7 @@ export interface TaskState {
   error: ErrorInfo | null
   /** How long it took: as `task.completed` reported it, or measured from the event timestamps. */
   durationMs: number | null
-  /** Producer-defined fields (card 3's `selectedAgents`, `executionMode` ...). */
+  /** Producer-defined fields (an agent run's `selectedAgents`, `executionMode` ...). */
   meta: Record<string, unknown>
   /** When it was first seen. */
   createdAt: string
@@ -126,30 +126,37 @@ export interface RunState {
   output: unknown
   /** The last error reported by any task, agent, node or the run. */
   error: ErrorInfo | null
-  /** Producer-defined information about the stream (card 2's job status). */
+  /** Producer-defined information about the stream (a job's status, say). */
   meta: Record<string, unknown>
   /** The id of the last event folded in. */
   lastEventId: string | null
 }
 
-/** The state before any event: an idle run with nothing in it. */
+/** An empty, frozen record without prototype. */
+const emptyRecord = <T>(): Record<string, T> => Object.freeze(Object.create(null))
+
+/**
+ * The state before any event: an idle run with nothing in it. Frozen, like every state's
+ * records (`agents`, `nodes`, `meta`) it has no prototype, so a key named like an `Object`
+ * member (`constructor`, `__proto__`, `toString`) reads as absent until it is set.
+ */
 export const initialRunState: RunState = Object.freeze({
   stream: null,
   status: 'idle',
   executionId: null,
   workflowId: null,
   mode: null,
-  tasks: [],
-  agents: {},
-  agentOrder: [],
-  nodes: {},
-  nodeOrder: [],
+  tasks: Object.freeze([]) as unknown as TaskState[],
+  agents: emptyRecord<AgentState>(),
+  agentOrder: Object.freeze([]) as unknown as string[],
+  nodes: emptyRecord<NodeState>(),
+  nodeOrder: Object.freeze([]) as unknown as string[],
   startedAt: null,
   finishedAt: null,
   durationMs: null,
   output: undefined,
   error: null,
-  meta: {},
+  meta: emptyRecord<unknown>(),
   lastEventId: null,
 }) as RunState
 
@@ -160,6 +167,35 @@ export const errorInfoSchema = z.object({
   /** A machine-readable code, when the producer has one. */
   code: z.string().optional(),
 })
+
+/**
+ * Schema of a record with string keys whose values match `value`, parsed into a record
+ * without prototype. zod's `z.record` skips a `__proto__` key (it builds a plain object,
+ * whose `__proto__` setter would replace the prototype), so a node or agent with that id
+ * would vanish from a snapshot while its id stays in the order; this schema keeps every own
+ * key, and issues keep their dotted paths (`nodes.constructor.status`).
+ *
+ * @param value - the schema of each value
+ * @returns a schema whose output has no prototype
+ */
+export function ownRecordSchema<V extends z.ZodType>(
+  value: V,
+): z.ZodType<Record<string, z.output<V>>, Record<string, z.input<V>>> {
+  return z.unknown().transform((input, ctx) => {
+    const record: Record<string, z.output<V>> = Object.create(null)
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      ctx.addIssue({ code: 'invalid_type', expected: 'record', input })
+      return z.NEVER
+    }
+    for (const key of Object.keys(input)) {
+      const entry = (input as Record<string, unknown>)[key]
+      const parsed = value.safeParse(entry)
+      if (parsed.success) record[key] = parsed.data
+      else for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: [key, ...issue.path] })
+    }
+    return record
+  }) as unknown as z.ZodType<Record<string, z.output<V>>, Record<string, z.input<V>>>
+}
 
 const nullableString = z.string().nullable()
 const nullableNumber = z.number().nullable()
@@ -186,13 +222,12 @@ export const runStateSchema: z.ZodType<RunState> = z.object({
       percent: nullableNumber,
       error: errorInfoSchema.nullable(),
       durationMs: nullableNumber,
-      meta: z.record(z.string(), z.unknown()),
+      meta: ownRecordSchema(z.unknown()),
       createdAt: z.string(),
       updatedAt: z.string(),
     }),
   ),
-  agents: z.record(
-    z.string(),
+  agents: ownRecordSchema(
     z.object({
       role: z.string(),
       name: nullableString,
@@ -207,8 +242,7 @@ export const runStateSchema: z.ZodType<RunState> = z.object({
     }),
   ),
   agentOrder: z.array(z.string()),
-  nodes: z.record(
-    z.string(),
+  nodes: ownRecordSchema(
     z.object({
       id: z.string(),
       name: nullableString,
@@ -228,6 +262,6 @@ export const runStateSchema: z.ZodType<RunState> = z.object({
   durationMs: nullableNumber,
   output: outputSchema,
   error: errorInfoSchema.nullable(),
-  meta: z.record(z.string(), z.unknown()),
+  meta: ownRecordSchema(z.unknown()),
   lastEventId: nullableString,
 })

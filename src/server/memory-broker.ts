@@ -1,8 +1,9 @@
 import {
+  createRunFold,
   type Envelope,
   initialRunState,
+  type RunFold,
   type RunState,
-  reduceRun,
   TaskwireError,
   TaskwireHttpError,
 } from '../core/index.js'
@@ -111,7 +112,8 @@ interface StreamRecord {
   /** The identity of this incarnation of the stream's log, the first part of its ids. */
   readonly epoch: string
   readonly log: ReplayLog
-  state: RunState
+  /** The stream's state, folded in place at a cost per event that does not grow with it. */
+  readonly fold: RunFold
   /** The last append, or the moment its last listener left. */
   lastActiveMs: number
 }
@@ -253,7 +255,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
           name: event.stream,
           epoch: nextEpoch(),
           log: createReplayLog({ maxEvents: config.maxEvents, maxAgeMs: config.maxAgeMs, now: config.now }),
-          state: initialRunState,
+          fold: createRunFold(),
           lastActiveMs: now,
         }
         streams.set(event.stream, record)
@@ -271,7 +273,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
       logged.delete(record.name)
       if (record.log.size > 0) logged.set(record.name, record)
       keepWithinBudget(record)
-      record.state = reduceRun(record.state, envelope)
+      record.fold.apply(envelope)
       sweepIdle(now)
       const set = listeners.get(event.stream)
       // Copied, so a listener that unsubscribes while being called does not skip another.
@@ -298,7 +300,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
 
     async state(stream: string): Promise<RunState> {
       assertOpen()
-      return streams.get(stream)?.state ?? initialRunState
+      return streams.get(stream)?.fold.state ?? initialRunState
     },
 
     subscribe(stream: string, listener: (event: Envelope) => void): () => void {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { type Envelope, initialRunState, type RunState, reduceRun } from '../../src/core/index.js'
+import {
+  defaultCatalog,
+  type Envelope,
+  initialRunState,
+  type RunState,
+  reduceRun,
+  runStateSchema,
+  validateEventData,
+} from '../../src/core/index.js'
 import { at, deepFreeze, envelope, fold } from './support/events.js'
 
 deepFreeze(initialRunState)
@@ -486,6 +494,88 @@ describe('reduceRun', () => {
       expect(reset.lastEventId).toBe('2')
       const next = reduceRun(reset, envelope('3', 'task.created', { taskId: 'live' }))
       expect(next.tasks.map((t) => t.id)).toEqual(['server-task', 'live'])
+    })
+  })
+
+  describe('ids named like Object members', () => {
+    // A variable, not `x.__proto__`: the key is read as data, which is the point.
+    const proto = '__proto__'
+
+    it('keeps a node whose id is constructor in nodeOrder, with its id', () => {
+      const state = fold([
+        envelope('1', 'run.started', { nodes: [{ nodeId: 'constructor', name: 'Build' }] }),
+        envelope('2', 'node.started', { nodeId: 'constructor' }),
+      ])
+      expect(state.nodeOrder).toEqual(['constructor'])
+      expect(state.nodes.constructor).toMatchObject({ id: 'constructor', name: 'Build', status: 'running' })
+    })
+
+    it('keeps a node whose id is __proto__ as an own entry, with its id', () => {
+      const state = fold([envelope('1', 'node.started', { nodeId: '__proto__', message: 'hi' })])
+      expect(state.nodeOrder).toEqual(['__proto__'])
+      expect(Object.keys(state.nodes)).toEqual(['__proto__'])
+      expect(Object.hasOwn(state.nodes, '__proto__')).toBe(true)
+      expect(state.nodes[proto]).toMatchObject({ id: '__proto__', status: 'running', message: 'hi' })
+    })
+
+    it('keeps an agent whose role is toString in agentOrder, with its role', () => {
+      const state = fold([
+        envelope('1', 'agent.started', { role: 'toString', name: 'Printer' }),
+        envelope('2', 'agent.completed', { role: 'toString', hasArtifacts: true }),
+      ])
+      expect(state.agentOrder).toEqual(['toString'])
+      expect(state.agents.toString).toMatchObject({ role: 'toString', name: 'Printer', status: 'completed' })
+    })
+
+    it('reads an id named like an Object member as absent until an event adds it', () => {
+      const state = fold([envelope('1', 'task.created', { taskId: 'hasOwnProperty' })])
+      for (const key of ['constructor', 'toString', '__proto__', 'valueOf']) {
+        expect(state.agents[key]).toBeUndefined()
+        expect(state.nodes[key]).toBeUndefined()
+        expect(state.meta[key]).toBeUndefined()
+        expect(state.tasks[0]?.meta[key]).toBeUndefined()
+      }
+      expect(state.tasks.map((t) => t.id)).toEqual(['hasOwnProperty'])
+    })
+
+    it('merges task meta keys named __proto__ or constructor as own keys', () => {
+      const meta = JSON.parse('{"__proto__":{"x":1},"constructor":"c"}') as Record<string, unknown>
+      const state = fold([
+        envelope('1', 'task.created', { taskId: 't', meta }),
+        envelope('2', 'task.updated', { taskId: 't', meta: { toString: 2 } }),
+      ])
+      expect(Object.keys(state.tasks[0]?.meta ?? {})).toEqual(['__proto__', 'constructor', 'toString'])
+      expect(state.tasks[0]?.meta).toEqual(JSON.parse('{"__proto__":{"x":1},"constructor":"c","toString":2}'))
+    })
+
+    it('keeps such ids in a snapshot sent over the wire and validated by the client', () => {
+      const server = fold([
+        envelope('1', 'run.started', { nodes: [{ nodeId: '__proto__' }, { nodeId: 'constructor' }] }),
+        envelope('2', 'agent.started', { role: 'toString' }),
+        envelope('3', 'agent.started', { role: '__proto__' }),
+      ])
+      const wire = JSON.parse(JSON.stringify({ ...server, meta: JSON.parse('{"__proto__":"m"}') })) as unknown
+      const validated = validateEventData(defaultCatalog, 'stream.snapshot', { state: wire })
+      if (!validated.ok) throw validated.error
+      for (const state of [runStateSchema.parse(wire), validated.value.state]) {
+        const client = reduceRun(initialRunState, envelope('4', 'stream.snapshot', { state }))
+        expect(client.nodeOrder).toEqual(['__proto__', 'constructor'])
+        expect(Object.keys(client.nodes)).toEqual(['__proto__', 'constructor'])
+        expect(client.nodes[proto]?.id).toBe('__proto__')
+        expect(client.agentOrder).toEqual(['toString', '__proto__'])
+        expect(Object.keys(client.agents)).toEqual(['toString', '__proto__'])
+        expect(client.agents[proto]?.role).toBe('__proto__')
+        expect(Object.keys(client.meta)).toEqual(['__proto__'])
+      }
+    })
+
+    it('names an invalid entry under a hostile key by its dotted path', () => {
+      const wire = JSON.parse(JSON.stringify(initialRunState)) as Record<string, unknown>
+      wire.nodes = JSON.parse('{"__proto__":{"id":"__proto__","status":"lost"}}')
+      const result = validateEventData(defaultCatalog, 'stream.snapshot', { state: wire })
+      expect(result.ok).toBe(false)
+      if (result.ok) return
+      expect(result.error.issues.map((issue) => issue.path)).toContain('data.state.nodes.__proto__.status')
     })
   })
 

@@ -167,23 +167,26 @@ describe('the client bundle in Chromium', () => {
 
   it('stops without error on the 204 of an ended stream', async () => {
     const last = await hub.publish('ended-1', 'run.cancelled', {})
-    const page204 = await page.evaluate(async ([url, lastEventId]) => {
-      const w = window as unknown as {
-        taskwire: {
-          connect(
-            url: string,
-            options: object,
-          ): { status: string; error: unknown; subscribe(fn: () => void): void }
+    const page204 = await page.evaluate(
+      async ([url, lastEventId]) => {
+        const w = window as unknown as {
+          taskwire: {
+            connect(
+              url: string,
+              options: object,
+            ): { status: string; error: unknown; subscribe(fn: () => void): void }
+          }
         }
-      }
-      const stream = w.taskwire.connect(url, { lastEventId, onError: () => {} })
-      await new Promise<void>((resolve) => {
-        const check = () => stream.status === 'closed' && resolve()
-        stream.subscribe(check)
-        check()
-      })
-      return { status: stream.status, error: stream.error }
-    }, [`${server.origin}/events/ended-1`, last.id] as const)
+        const stream = w.taskwire.connect(url, { lastEventId, onError: () => {} })
+        await new Promise<void>((resolve) => {
+          const check = () => stream.status === 'closed' && resolve()
+          stream.subscribe(check)
+          check()
+        })
+        return { status: stream.status, error: stream.error }
+      },
+      [`${server.origin}/events/ended-1`, last.id] as const,
+    )
     expect(page204).toEqual({ status: 'closed', error: null })
   })
 })

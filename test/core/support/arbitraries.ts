@@ -140,22 +140,53 @@ export const defaultEnvelope: fc.Arbitrary<Envelope> = fc
   })
   .map(({ payload, stream, id, ts }) => ({ type: payload.type, stream, id, ts, data: payload.data }))
 
-const taskId = fc.constantFrom('t1', 't2', 't3')
-const role = fc.constantFrom('lead', 'qa')
-const nodeId = fc.constantFrom('n1', 'n2', 'n3')
+/**
+ * Keys that a record with `Object.prototype` mistakes for entries of its own (`__proto__`
+ * even replaces the prototype when assigned): ids and meta keys must behave like any other.
+ */
+export const hostileKey = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'prototype',
+)
+
+/** An id drawn mostly from a small pool (so events collide), often hostile, sometimes random. */
+function idFrom(...pool: string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...pool) },
+    { weight: 2, arbitrary: hostileKey },
+    { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 3 }) },
+  )
+}
+
+const taskId = idFrom('t1', 't2', 't3')
+const role = idFrom('lead', 'qa')
+const nodeId = idFrom('n1', 'n2', 'n3')
+
+/**
+ * A meta record with hostile keys, as `JSON.parse` builds it: a plain prototype and an own
+ * `__proto__` key when there is one.
+ */
+export const hostileMeta: fc.Arbitrary<Record<string, unknown>> = fc
+  .dictionary(idFrom('a', 'b'), fc.constantFrom<unknown>(1, 'x', null, { nested: true }), { maxKeys: 3 })
+  .map((record) => JSON.parse(JSON.stringify(record)) as Record<string, unknown>)
 const smallError = fc.record({ message: fc.constantFrom('boom', 'rate limit') })
 const smallOutput = optional(fc.constantFrom<unknown>({ ok: true }, [1, 2], 'text', 7))
 
 /**
  * One step of a run, drawn from small pools of task ids, roles and node ids so events collide
- * on the same entities; includes a type the reducer does not know.
+ * on the same entities, with ids and meta keys named like `Object` members; includes a type
+ * the reducer does not know.
  */
 export const runStep: fc.Arbitrary<{ type: string; data: object }> = fc.oneof(
   fc
-    .record({ taskId, title: optional(fc.constantFrom('A', 'B')) })
+    .record({ taskId, title: optional(fc.constantFrom('A', 'B')), meta: optional(hostileMeta) })
     .map((d) => ({ type: 'task.created', data: defined(d) })),
   fc
-    .record({ taskId, note: optional(fc.constantFrom('n1', 'n2')) })
+    .record({ taskId, note: optional(fc.constantFrom('n1', 'n2')), meta: optional(hostileMeta) })
     .map((d) => ({ type: 'task.updated', data: defined(d) })),
   fc.record({ taskId, status: taskStatus }).map((d) => ({ type: 'task.status', data: d })),
   fc
