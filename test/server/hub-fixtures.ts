@@ -1,5 +1,37 @@
+import { afterEach } from 'vitest'
 import type { Envelope } from '../../src/core/index.js'
-import { type Broker, createMemoryBroker, type MemoryBrokerOptions } from '../../src/server/index.js'
+import {
+  type Broker,
+  createHub,
+  createMemoryBroker,
+  type Hub,
+  type HubOptions,
+  type MemoryBrokerOptions,
+} from '../../src/server/index.js'
+
+/**
+ * Gives a test file a hub factory whose hubs are closed after each test. The hubs have no
+ * heartbeat and rethrow what they would report, so nothing fails unseen.
+ *
+ * @returns a function creating a hub with these defaults under the given options
+ */
+export function hubsClosedAfterEach(): (options?: HubOptions) => Hub {
+  const hubs: Hub[] = []
+  afterEach(async () => {
+    for (const hub of hubs.splice(0)) await hub.close()
+  })
+  return (options = {}) => {
+    const hub = createHub({
+      heartbeatMs: false,
+      onError: (error) => {
+        throw error
+      },
+      ...options,
+    })
+    hubs.push(hub)
+    return hub
+  }
+}
 
 /** A memory broker that counts the listeners it holds, to prove a hub leaves none behind. */
 export interface CountingBroker extends Broker {

@@ -8,34 +8,16 @@ import {
   TaskwireHttpError,
   TaskwireValidationError,
 } from '../../src/core/index.js'
-import {
-  createHub,
-  createMemoryBroker,
-  type Hub,
-  type HubOptions,
-  serveWeb,
-  startExecution,
-} from '../../src/server/index.js'
+import { createHub, createMemoryBroker, type Hub, serveWeb, startExecution } from '../../src/server/index.js'
+import { hubsClosedAfterEach } from './hub-fixtures.js'
 import { idOf, seq } from './ids.js'
 import { createTestSink, type TestSink } from './test-sink.js'
 
-const hubs: Hub[] = []
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers()
-  for (const hub of hubs.splice(0)) await hub.close()
 })
 
-function makeHub(options: HubOptions = {}): Hub {
-  const hub = createHub({
-    heartbeatMs: false,
-    onError: (error) => {
-      throw error
-    },
-    ...options,
-  })
-  hubs.push(hub)
-  return hub
-}
+const makeHub = hubsClosedAfterEach()
 
 async function open(
   hub: Hub,

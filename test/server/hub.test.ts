@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   defineCatalog,
   initialRunState,
@@ -7,27 +7,12 @@ import {
   TaskwireError,
   TaskwireValidationError,
 } from '../../src/core/index.js'
-import { createHub, type Hub, type HubOptions } from '../../src/server/index.js'
-import { createCountingBroker, nextTurn, seededRandom } from './hub-fixtures.js'
+import { createHub, type Hub } from '../../src/server/index.js'
+import { createCountingBroker, hubsClosedAfterEach, nextTurn, seededRandom } from './hub-fixtures.js'
 import { idN, idOf, seq } from './ids.js'
 import { createTestSink, type TestSink } from './test-sink.js'
 
-const hubs: Hub[] = []
-afterEach(async () => {
-  for (const hub of hubs.splice(0)) await hub.close()
-})
-
-function makeHub(options: HubOptions = {}): Hub {
-  const hub = createHub({
-    heartbeatMs: false,
-    onError: (error) => {
-      throw error
-    },
-    ...options,
-  })
-  hubs.push(hub)
-  return hub
-}
+const makeHub = hubsClosedAfterEach()
 
 async function publishTasks(hub: Hub, stream: string, from: number, to: number): Promise<void> {
   for (let n = from; n <= to; n++) await hub.publish(stream, 'task.created', { taskId: `t${n}` })
@@ -294,11 +279,14 @@ describe('createHub', () => {
     try {
       const { createHub: createWebHub } = await import('../../src/server/hub.js')
       const hub = createWebHub({ heartbeatMs: false })
-      hubs.push(hub)
-      const { sink } = await open(hub, 'job')
-      await publishTasks(hub, 'job', 1, 3)
-      await sink.until((s) => s.events.length === 3)
-      expect(sink.chunks).toHaveLength(2)
+      try {
+        const { sink } = await open(hub, 'job')
+        await publishTasks(hub, 'job', 1, 3)
+        await sink.until((s) => s.events.length === 3)
+        expect(sink.chunks).toHaveLength(2)
+      } finally {
+        await hub.close()
+      }
     } finally {
       vi.unstubAllGlobals()
     }
