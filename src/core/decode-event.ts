@@ -31,13 +31,23 @@ export type DecodedEvent<C extends Catalog, U extends UnknownEventPolicy> = U ex
   ? EventOf<C> | Envelope<string, unknown>
   : EventOf<C>
 
-const envelopeSchema = z.object({
-  type: z.string().min(1),
-  stream: z.string(),
-  id: z.string(),
-  ts: z.string(),
-  data: z.unknown(),
-})
+/**
+ * Builds the schema of an envelope's fields. Called under a `@__PURE__` annotation so that a
+ * bundle without {@link decodeEvent} drops it (tsup puts all of core in one chunk).
+ *
+ * @returns the schema
+ */
+function createEnvelopeSchema() {
+  return z.object({
+    type: z.string().min(1),
+    stream: z.string(),
+    id: z.string(),
+    ts: z.string(),
+    data: z.unknown(),
+  })
+}
+
+const envelopeSchema = /* @__PURE__ */ createEnvelopeSchema()
 
 /**
  * Reads an envelope out of an SSE message and validates it against a catalog.

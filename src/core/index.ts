@@ -18,17 +18,13 @@ export { defineCatalog } from './catalog.js'
 export type { DecodedEvent, DecodeOptions, EventMessage, UnknownEventPolicy } from './decode-event.js'
 export { decodeEvent } from './decode-event.js'
 export type { DefaultCatalog } from './default-catalog.js'
-export {
-  defaultCatalog,
-  isReservedEventType,
-  isTerminalEventType,
-  terminalEventTypes,
-} from './default-catalog.js'
+export { defaultCatalog } from './default-catalog.js'
 export type { EncodeOptions, Framing } from './encode-event.js'
 export { encodeEvent } from './encode-event.js'
 export type { TaskwireErrorCode, TaskwireErrorOptions, ValidationIssue } from './errors.js'
 export { isTaskwireError, TaskwireError, TaskwireHttpError, TaskwireValidationError } from './errors.js'
 export { compareEventIds, isSeenEventId } from './event-id.js'
+export { isReservedEventType, isTerminalEventType, terminalEventTypes } from './event-types.js'
 export type { EventFields } from './format-event.js'
 export { formatEvent } from './format-event.js'
 export type { ReducibleEvent } from './reduce-run.js'
@@ -46,6 +42,7 @@ export type {
   TaskState,
   TaskStatus,
 } from './run-state.js'
-export { errorInfoSchema, initialRunState, runStateSchema } from './run-state.js'
+export { initialRunState } from './run-state.js'
+export { errorInfoSchema, runStateSchema } from './run-state-schema.js'
 export type { ValidationResult } from './validate-event.js'
 export { validateEventData } from './validate-event.js'
