@@ -1,4 +1,4 @@
-import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser'
+import { type EventSourceMessage, ParseError } from 'eventsource-parser'
 
 /** Where {@link createSseDecoder} delivers what it reads. */
 export interface SseDecoderCallbacks {
@@ -66,19 +66,28 @@ export interface SseDecoder {
   reset(): void
 }
 
-const CR = 13
 const LF = 10
+const CR = 13
+const SPACE = 32
 const BOM = 0xfeff
+const CR_BREAKS = /\r\n?/g
+const DIGITS = /^\d+$/
 
 /**
- * Creates an SSE decoder: a small line splitter in front of eventsource-parser 3. The
- * splitter adds three things the parser does not do on its own:
+ * Creates an SSE decoder: a one-pass reader of the WHATWG event stream that reports what
+ * eventsource-parser 3 reports (the same messages, the same {@link ParseError}s), and also:
  *
  * - a CR that ends a chunk is a line break at once, instead of waiting for the next chunk
  *   to see whether an LF follows, yet a CR LF split across two chunks is still one break;
  * - a leading U+FEFF is stripped once, at the start of the stream only (the parser looks
  *   for the three UTF-8 bytes of a BOM as characters, which decoded text never holds);
- * - a block with `id:` and no data still reports the new last event id.
+ * - a block with `id:` and no data still reports the new last event id;
+ * - a block may hold at most `maxEventChars` characters, checked when it ends and when a
+ *   chunk ends with the block still open, so memory stays bounded.
+ *
+ * It reads the lines itself rather than wrapping the parser: finding id-only blocks and the
+ * size of the open block in front of the parser meant reading every chunk twice (issue 8,
+ * "Decoding speed": `bench/decode.ts`).
  *
  * @param callbacks - where messages, ids, retry values and comments go
  * @param options - the size bound
@@ -95,110 +104,152 @@ export function createSseDecoder(
   options: SseDecoderOptions = {},
 ): SseDecoder {
   const maxChars = options.maxEventChars ?? false
-  const parser = createParser({
-    onEvent: (message) => callbacks.onEvent(message),
-    onRetry: (ms) => callbacks.onRetry?.(ms),
-    onComment: (comment) => callbacks.onComment?.(comment),
-    onError: (error) => callbacks.onError?.(error),
-  })
-  let partial = ''
-  let afterCR = false
-  let started = false
-  let blockHasData = false
-  let blockId: string | undefined
-  let blockChars = 0
-  let overflowed = false
-  // A callback may reset the decoder (a handler reconnects) while feed() is still looping
-  // over the old chunk; the epoch tells the loop to stop touching the new state.
+  // A callback may reset the decoder (a handler reconnects) while feed() is still reading
+  // the old chunk; the epoch tells the loop to stop touching the new state.
   let epoch = 0
+  let started = false
+  let afterCR = false
+  let overflowed = false
+  /** The line begun in an earlier chunk. */
+  let pending = ''
+  /** Characters of the open block that arrived in earlier chunks, `pending` included. */
+  let carried = 0
+  // The open block's fields; `undefined` until a line sets them (an empty id is an id).
+  let id: string | undefined
+  let event: string | undefined
+  let data: string | undefined
+
+  /** A blank line: dispatch the block (WHATWG §9.2.6), or report the id of one without data. */
+  const dispatch = (): void => {
+    if (data !== undefined) callbacks.onEvent({ id, event, data })
+    else if (id !== undefined) callbacks.onId?.(id)
+    id = undefined
+    event = undefined
+    data = undefined
+  }
+
+  const field = (name: string, value: string, line: string): void => {
+    switch (name) {
+      case 'data':
+        data = data === undefined ? value : `${data}\n${value}`
+        break
+      case 'id':
+        // WHATWG: an id holding NUL is ignored.
+        if (!value.includes('\0')) id = value
+        break
+      case 'event':
+        event = value || undefined
+        break
+      case 'retry':
+        if (DIGITS.test(value)) callbacks.onRetry?.(Number.parseInt(value, 10))
+        else {
+          const error = new ParseError(`Invalid \`retry\` value: "${value}"`, {
+            type: 'invalid-retry',
+            value,
+            line,
+          })
+          callbacks.onError?.(error)
+        }
+        break
+      default:
+        callbacks.onError?.(
+          new ParseError(`Unknown field "${name.length > 20 ? `${name.slice(0, 20)}\u2026` : name}"`, {
+            type: 'unknown-field',
+            field: name,
+            value,
+            line,
+          }),
+        )
+    }
+  }
+
+  /** Reads the non-empty line `text[start, end)`. */
+  const line = (text: string, start: number, end: number): void => {
+    // The fields of every frame are read without slicing the line first.
+    const name = text.startsWith('data:', start)
+      ? 'data'
+      : text.startsWith('id:', start)
+        ? 'id'
+        : text.startsWith('event:', start)
+          ? 'event'
+          : undefined
+    if (name !== undefined) {
+      const at = start + name.length + 1
+      field(name, text.slice(text.charCodeAt(at) === SPACE ? at + 1 : at, end), '')
+      return
+    }
+    const raw = text.slice(start, end)
+    const colon = raw.indexOf(':')
+    if (colon === 0) callbacks.onComment?.(raw.slice(raw.charCodeAt(1) === SPACE ? 2 : 1))
+    else if (colon === -1) field(raw, '', raw)
+    else
+      field(raw.slice(0, colon), raw.slice(raw.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1), raw)
+  }
 
   const restart = (): void => {
     epoch++
-    parser.reset()
-    // The first feed after a reset is where the parser checks for its byte-BOM; an empty
-    // feed spends that check so only our U+FEFF handling applies.
-    parser.feed('')
-    partial = ''
-    afterCR = false
     started = false
-    blockHasData = false
-    blockId = undefined
-    blockChars = 0
+    afterCR = false
     overflowed = false
+    pending = ''
+    carried = 0
+    id = undefined
+    event = undefined
+    data = undefined
   }
-  restart()
 
   const overflow = (chars: number): void => {
+    restart()
     overflowed = true
     callbacks.onOverflow?.(chars)
   }
 
-  const track = (line: string): boolean => {
-    if (line === '') return true
-    if (line === 'data' || line.startsWith('data:')) blockHasData = true
-    else if (line === 'id' || line.startsWith('id:')) {
-      const value = line.length > 3 && line.charCodeAt(3) === 32 ? line.slice(4) : line.slice(3)
-      // WHATWG: an id holding NUL is ignored.
-      if (!value.includes('\0')) blockId = value
-    }
-    return false
-  }
-
   return {
     feed(input) {
-      if (overflowed) return
+      if (overflowed || input === '') return
       const feeding = epoch
-      let chunk = input
+      let text = input
       if (!started) {
-        if (chunk === '') return
         started = true
-        if (chunk.charCodeAt(0) === BOM) chunk = chunk.slice(1)
+        if (text.charCodeAt(0) === BOM) text = text.slice(1)
       }
-      let start = 0
       if (afterCR) {
         afterCR = false
-        if (chunk.charCodeAt(0) === LF) start = 1
+        if (text.charCodeAt(0) === LF) text = text.slice(1)
       }
-      let lines = ''
-      const length = chunk.length
-      let i = start
-      while (i < length) {
-        const code = chunk.charCodeAt(i)
-        if (code !== LF && code !== CR) {
-          i++
-          continue
-        }
-        const line = partial === '' ? chunk.slice(start, i) : partial + chunk.slice(start, i)
-        partial = ''
-        lines += `${line}\n`
-        blockChars += line.length + 1
-        if (code === CR) {
-          if (i + 1 === length) afterCR = true
-          else if (chunk.charCodeAt(i + 1) === LF) i++
-        }
-        i++
-        start = i
-        if (track(line)) {
-          // The block ends here: let the parser dispatch it before reporting a data-less
-          // id, so ids are reported in stream order.
-          parser.feed(lines)
-          if (epoch !== feeding) return
-          lines = ''
-          const id = blockId
-          const idOnly = !blockHasData && id !== undefined
-          blockHasData = false
-          blockId = undefined
-          blockChars = 0
-          if (idOnly) callbacks.onId?.(id)
-          if (epoch !== feeding) return
-        }
+      if (text.includes('\r')) {
+        // As LF, a CR that ends the chunk is a break at once; an LF that starts the next
+        // chunk is then dropped above.
+        afterCR = text.charCodeAt(text.length - 1) === CR
+        text = text.replace(CR_BREAKS, '\n')
       }
-      if (start < length) partial += chunk.slice(start)
-      if (maxChars !== false && blockChars + partial.length > maxChars) {
-        overflow(blockChars + partial.length)
-        return
+      // Where the open block starts, relative to this chunk: before it while none ends here.
+      let blockStart = -carried
+      let start = 0
+      let lf = text.indexOf('\n')
+      if (pending !== '' && lf !== -1) {
+        const whole = pending + text.slice(0, lf)
+        pending = ''
+        line(whole, 0, whole.length)
+        if (epoch !== feeding) return
+        start = lf + 1
+        lf = text.indexOf('\n', start)
       }
-      if (lines !== '') parser.feed(lines)
+      while (lf !== -1) {
+        if (lf === start) {
+          // A block that ends within this chunk is held to the bound too, so whether a
+          // stream overflows does not depend on where its chunks were cut.
+          if (maxChars !== false && lf - blockStart > maxChars) return overflow(lf - blockStart)
+          dispatch()
+          blockStart = lf + 1
+        } else line(text, start, lf)
+        if (epoch !== feeding) return
+        start = lf + 1
+        lf = text.indexOf('\n', start)
+      }
+      if (start < text.length) pending += text.slice(start)
+      carried = text.length - blockStart
+      if (maxChars !== false && carried > maxChars) overflow(carried)
     },
     reset: restart,
   }

@@ -1,6 +1,13 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser'
+import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createSseDecoder } from '../../src/client/sse-decoder.js'
+import {
+  createSseDecoder,
+  type SseDecoder,
+  type SseDecoderCallbacks,
+  type SseDecoderOptions,
+} from '../../src/client/sse-decoder.js'
+import { referenceSseDecoder } from './sse-decoder.reference.js'
 
 type Seen =
   | { kind: 'event'; message: EventSourceMessage }
@@ -153,7 +160,7 @@ describe('createSseDecoder', () => {
     expect(seen).toEqual(['a', 'c'])
   })
 
-  it('shows why the splitter exists: eventsource-parser alone holds back a CR that ends a chunk', () => {
+  it('dispatches at a CR that ends a chunk, where eventsource-parser alone holds it back', () => {
     const seen: string[] = []
     const parser = createParser({ onEvent: (message) => seen.push(message.data) })
     parser.feed('data: x\r\r')
@@ -197,5 +204,199 @@ describe('createSseDecoder', () => {
       { id: undefined, event: undefined, data: '' },
       { id: undefined, event: undefined, data: '' },
     ])
+  })
+})
+
+/** Everything a decoder reports, in order. */
+type Report =
+  | Seen
+  | { kind: 'comment'; comment: string }
+  | {
+      kind: 'error'
+      type: string
+      message: string
+      field?: string | undefined
+      value?: string | undefined
+      line?: string | undefined
+    }
+  | { kind: 'overflow'; chars: number }
+
+type DecoderFactory = (callbacks: SseDecoderCallbacks, options?: SseDecoderOptions) => SseDecoder
+
+function report(
+  create: DecoderFactory,
+  chunks: readonly string[],
+  options: SseDecoderOptions = {},
+): Report[] {
+  const seen: Report[] = []
+  const errorOf = (e: ParseError): Report => ({
+    kind: 'error',
+    type: e.type,
+    message: e.message,
+    field: e.field,
+    value: e.value,
+    line: e.line,
+  })
+  const decoder = create(
+    {
+      onEvent: (message) => seen.push({ kind: 'event', message }),
+      onId: (id) => seen.push({ kind: 'id', id }),
+      onRetry: (ms) => seen.push({ kind: 'retry', ms }),
+      onComment: (comment) => seen.push({ kind: 'comment', comment }),
+      onError: (error) => seen.push(errorOf(error)),
+      onOverflow: (chars) => seen.push({ kind: 'overflow', chars }),
+    },
+    options,
+  )
+  for (const chunk of chunks) decoder.feed(chunk)
+  return seen
+}
+
+/** Lines that exercise every rule: fields, bare names, NUL ids, unknown fields, comments. */
+const line = fc.constantFrom(
+  '',
+  '',
+  'data: x',
+  'data:  two spaces',
+  'data',
+  'data:',
+  'data: é ✓ 🚀',
+  'id: 1796186620721-42',
+  'id',
+  'id:',
+  'id: a\0b',
+  'event: task.status',
+  'event:',
+  'retry: 1500',
+  'retry: 15x',
+  ': hb',
+  ':',
+  'database: not data',
+  'idx: not an id',
+  ' data: leading space',
+  '\uFEFFdata: not at the start',
+)
+const stream = fc
+  .tuple(fc.boolean(), fc.array(fc.tuple(line, fc.constantFrom('\n', '\n', '\r', '\r\n')), { maxLength: 30 }))
+  .map(([bom, lines]) => (bom ? '\uFEFF' : '') + lines.map(([text, end]) => text + end).join(''))
+
+/** `text` cut at random places into non-empty chunks. */
+const chunked = (text: string) =>
+  fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, text.length - 1) }), { maxLength: 12 }).map((cuts) => {
+    const at = [0, ...cuts.filter((c) => c < text.length).sort((a, b) => a - b), text.length]
+    return at
+      .slice(1)
+      .map((end, i) => text.slice(at[i], end))
+      .filter((chunk) => chunk !== '')
+  })
+
+describe('createSseDecoder, for any stream', () => {
+  it('reports the same, in the same order, however the text is chunked', () => {
+    const cases = stream.chain((text) => fc.tuple(fc.constant(text), chunked(text)))
+    fc.assert(
+      fc.property(cases, ([text, chunks]) => {
+        expect(report(createSseDecoder, chunks)).toEqual(report(createSseDecoder, [text]))
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('reports what the decoder before issue 8 reported: events, ids, retries, comments and parse errors', () => {
+    const cases = stream.chain((text) => fc.tuple(fc.constant(text), chunked(text)))
+    fc.assert(
+      fc.property(cases, ([, chunks]) => {
+        expect(report(createSseDecoder, chunks)).toEqual(report(referenceSseDecoder, chunks))
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('overflows however the text is chunked, holding at most maxEventChars plus one chunk', () => {
+    const cases = stream.chain((text) =>
+      fc.tuple(fc.constant(text), chunked(text), fc.integer({ min: 1, max: 60 })),
+    )
+    fc.assert(
+      fc.property(cases, ([text, chunks, maxEventChars]) => {
+        const whole = report(createSseDecoder, [text], { maxEventChars })
+        const pieces = report(createSseDecoder, chunks, { maxEventChars })
+        // Where the chunks were cut changes how much of the block had arrived when it was
+        // given up (and so which of its lines were read), not whether it was, nor which
+        // blocks were dispatched before it.
+        const shape = (reports: Report[]): Array<Report | 'overflow'> =>
+          reports.flatMap((r): Array<Report | 'overflow'> => {
+            if (r.kind === 'overflow') return ['overflow']
+            return r.kind === 'event' || r.kind === 'id' ? [r] : []
+          })
+        expect(shape(pieces)).toEqual(shape(whole))
+        const longest = Math.max(...chunks.map((chunk) => chunk.length))
+        for (const r of pieces) {
+          if (r.kind !== 'overflow') continue
+          expect(r.chars).toBeGreaterThan(maxEventChars)
+          expect(r.chars).toBeLessThanOrEqual(maxEventChars + longest)
+        }
+      }),
+      { numRuns: 1000 },
+    )
+  })
+})
+
+describe('createSseDecoder, beyond the cases above', () => {
+  it('keeps a CR and the LF after it one line break across an empty chunk', () => {
+    // A TextDecoder hands over '' when a chunk holds only part of a multibyte character.
+    expect(events(['data: a\r', '', '\ndata: b\r\r'])).toEqual([
+      { id: undefined, event: undefined, data: 'a\nb' },
+    ])
+  })
+
+  it('reports an id-only block split across chunks after the event before it', () => {
+    expect(decode(['data: a\nid: 1\n\nid: 2\n', '\ndata: b\n\n'])).toEqual([
+      { kind: 'event', message: { id: '1', event: undefined, data: 'a' } },
+      { kind: 'id', id: '2' },
+      { kind: 'event', message: { id: undefined, event: undefined, data: 'b' } },
+    ])
+  })
+
+  it('reports the same parse errors as eventsource-parser', () => {
+    const text = 'retry: 1x\nfoo: bar\nan-unknown-field-with-a-long-name\n\n'
+    const fromParser: ParseError[] = []
+    createParser({ onError: (error) => fromParser.push(error) }).feed(text)
+    const fromDecoder: ParseError[] = []
+    createSseDecoder({ onEvent: () => {}, onError: (error) => fromDecoder.push(error) }).feed(text)
+    expect(fromParser).toHaveLength(3)
+    expect(fromDecoder).toEqual(fromParser)
+    expect(fromDecoder.map((e) => [e.name, e.type, e.message, e.field, e.value, e.line])).toEqual(
+      fromParser.map((e) => [e.name, e.type, e.message, e.field, e.value, e.line]),
+    )
+  })
+
+  it('gives up on a block longer than maxEventChars even when it arrives whole in one chunk', () => {
+    const seen: string[] = []
+    const overflows: number[] = []
+    const decoder = createSseDecoder(
+      { onEvent: (message) => seen.push(message.data), onOverflow: (chars) => overflows.push(chars) },
+      { maxEventChars: 20 },
+    )
+    decoder.feed(`data: ok\n\ndata: ${'x'.repeat(20)}\n\ndata: after\n\n`)
+    expect(seen).toEqual(['ok'])
+    expect(overflows).toEqual([27])
+  })
+
+  it('stops reading the old chunk when an id or comment callback resets the decoder', () => {
+    const seen: string[] = []
+    const decoder: SseDecoder = createSseDecoder({
+      onEvent: (message) => seen.push(message.data),
+      onId: (id) => {
+        seen.push(`id ${id}`)
+        decoder.reset()
+      },
+      onComment: (comment) => {
+        seen.push(`: ${comment}`)
+        decoder.reset()
+      },
+    })
+    decoder.feed('id: 1\n\ndata: lost\n\n')
+    decoder.feed(': hb\ndata: lost\n\n')
+    decoder.feed('data: kept\n\n')
+    expect(seen).toEqual(['id 1', ': hb', 'kept'])
   })
 })
