@@ -1,6 +1,7 @@
 import type { Framing, TaskwireHttpError, TaskwireValidationError, ValidationIssue } from '../core/index.js'
 import { isTaskwireError } from '../core/index.js'
 import { type AccessDecision, type Door, decideAccess, type HeaderReader, type Refusal } from './access.js'
+import { queryOf, readLastEventId } from './last-event-id.js'
 import type { Hub, Reservation, Subscription } from './types.js'
 
 /**
@@ -58,11 +59,21 @@ export interface ServeOptions<R> {
 /** The options of `serveNode` and `serveWeb`. */
 export interface ServeStreamOptions<R> extends ServeOptions<R> {
   /**
-   * How frames name their event: `named` (`event: <type>`) or `data-only`.
-   * @defaultValue the hub's `framing`
+   * How frames name their event: `named` (`event: <type>`) or `data-only`. When set, the
+   * request's `framing` query parameter is ignored.
+   * @defaultValue what the request's `framing` query parameter asks for (see
+   *   {@link FRAMING_PARAM}), else the hub's `framing`
    */
   framing?: Framing | undefined
 }
+
+/**
+ * The query parameter a stream request asks for its framing with: `?framing=data-only` or
+ * `?framing=named`, honoured by `serveNode` and `serveWeb` unless their `framing` option is
+ * set. An `EventSource` dispatches a named event only to listeners of that name, so a client
+ * that must see types it does not know in advance asks for `data-only`.
+ */
+export const FRAMING_PARAM = 'framing'
 
 /** What the adapters default to; see each field of {@link ServeStreamOptions}. */
 export const DEFAULT_SERVE_OPTIONS = Object.freeze({
@@ -86,7 +97,7 @@ export interface ResolvedServeOptions<R> {
   headers: Readonly<Record<string, string>>
   /** Where unexpected errors go. */
   onError: (error: unknown) => void
-  /** The framing asked for; undefined leaves the hub's. */
+  /** The framing set by the adapter; undefined leaves it to the request, then the hub. */
   framing: Framing | undefined
 }
 
@@ -253,29 +264,65 @@ export async function subscribeAdmitted(
 
 /**
  * Lets a stream request through its door and subscribes it: see {@link passDoor} and
- * {@link subscribeAdmitted}. The caller's key named by the hub's policy goes to
- * `hub.subscribe`, so `maxConnectionsPerKey` and `hub.disconnect({ key })` apply to it.
+ * {@link subscribeAdmitted}. The cursor comes from the request's `Last-Event-ID` header or
+ * `lastEventId` query parameter (see {@link readLastEventId}), the framing from the adapter's
+ * option, else the request's `framing` query parameter (see {@link framingOf}). The caller's
+ * key named by the hub's policy goes to `hub.subscribe`, so `maxConnectionsPerKey` and
+ * `hub.disconnect({ key })` apply to it.
  *
  * @param hub - the hub
  * @param at - the door, the request and its headers
- * @param lastEventId - the client's cursor
+ * @param url - the request URL, absolute or a path with its query (`req.url` in Node)
  * @param options - the resolved options
  * @returns the subscription to stream, the end of the stream, or the refusal to render
  */
 export async function admitSubscriber<R>(
   hub: Pick<Hub, 'subscribe' | 'authorize'>,
   at: DoorRequest<R>,
-  lastEventId: string | null,
+  url: string | URL,
   options: ResolvedServeOptions<R>,
 ): Promise<Admission> {
+  const framing = framingOf(options.framing, url)
+  if (!framing.ok) return { kind: 'refused', refusal: framing.refusal }
   const passed = await passDoor(hub, at, options)
   if (!passed.ok) return { kind: 'refused', refusal: passed.refusal }
+  const lastEventId = readLastEventId(at.headers.get('last-event-id'), url)
   return subscribeAdmitted(
     hub,
     options.stream,
-    { lastEventId, framing: options.framing, key: passed.key },
+    { lastEventId, framing: framing.framing, key: passed.key },
     options.onError,
   )
+}
+
+/**
+ * The framing a stream request gets: the adapter's `framing` option when set, else the
+ * request's {@link FRAMING_PARAM} query parameter (`named` or `data-only`; empty or absent
+ * leaves the hub's). Any other value of the parameter is refused with 400 `invalid-option`.
+ *
+ * @param option - the adapter's `framing` option
+ * @param url - the request URL, absolute or a path with its query
+ * @returns the framing (undefined for the hub's), or the refusal to render
+ */
+function framingOf(
+  option: Framing | undefined,
+  url: string | URL,
+): { ok: true; framing: Framing | undefined } | { ok: false; refusal: DoorRefusal } {
+  if (option !== undefined) return { ok: true, framing: option }
+  const asked = queryOf(url).get(FRAMING_PARAM)
+  if (asked === null || asked === '') return { ok: true, framing: undefined }
+  if (asked === 'named' || asked === 'data-only') return { ok: true, framing: asked }
+  const message = `The ${FRAMING_PARAM} query parameter must be 'named' or 'data-only'; leave it out for the server's default.`
+  return {
+    ok: false,
+    refusal: {
+      status: 400,
+      code: 'invalid-option',
+      message,
+      headers: {},
+      issues: [{ path: FRAMING_PARAM, message, code: 'invalid_value' }],
+    },
+  }
 }
 
 /**

@@ -22,7 +22,7 @@ export type {
   ServeOptions,
   ServeStreamOptions,
 } from './admit-subscriber.js'
-export { DEFAULT_SERVE_OPTIONS } from './admit-subscriber.js'
+export { DEFAULT_SERVE_OPTIONS, FRAMING_PARAM } from './admit-subscriber.js'
 export {
   type AttachWebSocketOptions,
   attachWebSocket,
@@ -72,6 +72,7 @@ export { serveSnapshot } from './serve-snapshot.js'
 export type { ServeWebOptions } from './serve-web.js'
 export { serveWeb } from './serve-web.js'
 export type {
+  AnyHub,
   Broker,
   BrokerReadResult,
   DisconnectFilter,

@@ -5,6 +5,11 @@ export const LAST_EVENT_ID_PARAM = 'lastEventId'
  * Reads the cursor a client resumes from: the `Last-Event-ID` request header, or else the
  * `lastEventId` query parameter.
  *
+ * The header carries the UTF-8 bytes of the id (WHATWG HTML §9.2.3: `EventSource` sends it
+ * UTF-8 encoded), which node:http and Web `Headers` hand over as latin-1 text, one character
+ * per byte; a value that is valid UTF-8 read as bytes is decoded back to the id, and any
+ * other is taken as it is. The query parameter is percent-decoded as UTF-8.
+ *
  * The header wins because a browser `EventSource` reconnects to the same URL with the header
  * set to the newest id it has seen (WHATWG HTML §9.2.3, "reestablish the connection"): a
  * `lastEventId` put in the URL by the first connection is older by then. The query parameter
@@ -22,10 +27,39 @@ export const LAST_EVENT_ID_PARAM = 'lastEventId'
  * ```
  */
 export function readLastEventId(header: string | null | undefined, url: string | URL): string | null {
-  if (header !== null && header !== undefined && header !== '') return header
+  if (header !== null && header !== undefined && header !== '') return decodeHeaderBytes(header)
   const query = queryOf(url)
   const param = query.get(LAST_EVENT_ID_PARAM)
   return param === null || param === '' ? null : param
+}
+
+// Leaves a BOM at the start of an id alone: it is part of the id, not a byte order mark.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * Reads a header value as the bytes it arrived as (one latin-1 character each) and decodes
+ * them as UTF-8.
+ *
+ * @param value - the header value as the runtime gave it
+ * @returns the decoded text, or `value` itself when it is ASCII, holds a character no single
+ *   byte gives (the runtime already decoded it), or is not valid UTF-8
+ */
+function decodeHeaderBytes(value: string): string {
+  const bytes = new Uint8Array(value.length)
+  let ascii = true
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code > 0xff) return value
+    if (code > 0x7f) ascii = false
+    bytes[i] = code
+  }
+  if (ascii) return value
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    // Not UTF-8: a client that sent latin-1 itself; the bytes are the best reading there is.
+    return value
+  }
 }
 
 /**

@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
-import type { Catalog } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
 import { admissionAnswer, admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
 import { headerReaderOf, sseHeadersFor } from './headers.js'
-import { readLastEventId } from './last-event-id.js'
-import type { Hub, SubscriberSink, Subscription, SubscriptionEndReason } from './types.js'
+import type { AnyHub, SubscriberSink, Subscription, SubscriptionEndReason } from './types.js'
 
 /** A Node request: node:http's, Express's `req`, Fastify's `request.raw`, or HTTP/2's. */
 export type NodeRequest = IncomingMessage | Http2ServerRequest
@@ -34,7 +32,9 @@ export interface ServeResult {
  * (503 with `Retry-After` at a limit, `maxConnectionsPerKey` included; 204 when the stream
  * has ended and nothing follows the client's cursor), then a 200 with the SSE
  * headers, `retry:`, the replay or snapshot, and live frames until the run ends or the client
- * leaves. The cursor comes from `Last-Event-ID` or the `lastEventId` query parameter.
+ * leaves. The cursor comes from `Last-Event-ID` or the `lastEventId` query parameter; the
+ * framing from the `framing` option, else the `framing` query parameter (400 when it is
+ * neither `named` nor `data-only`).
  *
  * Works with node:http (HTTP/1.1 and the HTTP/2 compatibility API), Express (`req`, `res`)
  * and Fastify (`request.raw`, `reply.raw`, after `reply.hijack()`).
@@ -58,8 +58,8 @@ export interface ServeResult {
  * }).listen(3000)
  * ```
  */
-export async function serveNode<C extends Catalog>(
-  hub: Hub<C>,
+export async function serveNode(
+  hub: AnyHub,
   req: NodeRequest,
   res: NodeResponse,
   options: ServeNodeOptions,
@@ -78,12 +78,10 @@ export async function serveNode<C extends Catalog>(
     })
   })
 
-  const headers = headerReaderOf(req)
-  const lastEventId = readLastEventId(headers.get('last-event-id'), req.url ?? '')
   const admission = await admitSubscriber(
     hub,
-    { door: 'stream', request: req, headers },
-    lastEventId,
+    { door: 'stream', request: req, headers: headerReaderOf(req) },
+    req.url ?? '',
     resolved,
   )
   if (admission.kind !== 'stream') {

@@ -1,9 +1,7 @@
-import type { Catalog } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
 import { admissionAnswer, admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
 import { headerReaderOf, sseHeadersFor } from './headers.js'
-import { readLastEventId } from './last-event-id.js'
-import type { Hub, SubscriberSink, Subscription } from './types.js'
+import type { AnyHub, SubscriberSink, Subscription } from './types.js'
 
 /** The options of {@link serveWeb}. */
 export type ServeWebOptions = ServeStreamOptions<Request>
@@ -11,7 +9,8 @@ export type ServeWebOptions = ServeStreamOptions<Request>
 /**
  * Serves a hub stream as SSE in a Web `Response`, for any runtime with the Fetch API:
  * Next.js route handlers, Hono (`c.req.raw`), Bun, Deno, Cloudflare Workers. Answers like
- * `serveNode`: 400 for an empty stream name, 401/403/404 from the hub's `authorize` policy
+ * `serveNode`: 400 for an empty stream name or a `framing` query parameter that is neither
+ * `named` nor `data-only`, 401/403/404 from the hub's `authorize` policy
  * (door `stream`) or the `authorize` option, 503 with `Retry-After` at a limit (the caller's
  * `maxConnectionsPerKey` included), 204 for an ended stream, else a 200 whose body streams `retry:`, the replay or snapshot and live
  * frames. The subscription ends when `request.signal` aborts or the body is cancelled.
@@ -36,17 +35,12 @@ export type ServeWebOptions = ServeStreamOptions<Request>
  * }
  * ```
  */
-export async function serveWeb<C extends Catalog>(
-  hub: Hub<C>,
-  request: Request,
-  options: ServeWebOptions,
-): Promise<Response> {
+export async function serveWeb(hub: AnyHub, request: Request, options: ServeWebOptions): Promise<Response> {
   const resolved = resolveServeOptions(options)
-  const lastEventId = readLastEventId(request.headers.get('last-event-id'), request.url)
   const admission = await admitSubscriber(
     hub,
     { door: 'stream', request, headers: headerReaderOf(request) },
-    lastEventId,
+    request.url,
     resolved,
   )
   if (admission.kind !== 'stream') {

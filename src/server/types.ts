@@ -229,16 +229,32 @@ export interface HubReadResult<C extends Catalog = DefaultCatalog> extends Broke
 }
 
 /**
- * Validates, sequences, logs and fans out the events of many streams. Create one per
- * process with `createHub()` and mount it with `serveNode`, `serveWeb`, `servePoll` or
- * `attachWebSocket`.
+ * A hub of any catalog: what every `Hub<C>` is, whatever its `C`. Take it in helpers that
+ * accept any hub (a route that mounts `serveNode`, a shutdown hook), so they need no
+ * generic; take `Hub<C>` where the catalog's types matter (`startExecution`'s `emit`).
+ *
+ * `Hub` alone means `Hub<DefaultCatalog>`, and a hub of another catalog cannot be one
+ * without lying: its `read` returns events the default catalog does not know, and its
+ * `publish` refuses default types it lacks. Here `publish` takes any type and payload, which
+ * the hub's catalog checks when it runs, and `read` returns envelopes of any type.
+ *
+ * @example
+ * ```ts
+ * import type { AnyHub } from 'taskwire/server'
+ *
+ * export function shutdownOnSignal(hub: AnyHub): void {
+ *   process.once('SIGTERM', () => void hub.close({ drainMs: 5_000 }))
+ * }
+ * ```
  */
-export interface Hub<C extends Catalog = DefaultCatalog> {
+export interface AnyHub {
   /** The catalog events are validated against. */
-  readonly catalog: C
+  readonly catalog: Catalog
   /**
    * Publishes an event: validates it, lets the broker assign its id and log it, and writes
    * its frame, serialized once, to every subscriber of the stream.
+   *
+   * Typed by no catalog here: the hub's catalog checks `type` and `data` when called.
    *
    * @param stream - the stream (job, run, workflow or execution id)
    * @param type - the event type
@@ -250,7 +266,7 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    * @throws {@link taskwire!TaskwireHttpError} 503 `broker-full` when the memory broker
    *   holds `maxStreams` streams that all have subscribers
    */
-  publish<T extends EventType<C>>(stream: string, type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>
+  publish(stream: string, type: string, data: unknown): Promise<Envelope>
   /**
    * Admits a subscriber to a stream.
    *
@@ -263,12 +279,21 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    */
   subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription | null>
   /**
-   * Reads the retained events after a cursor, for polling.
+   * Reads the retained events after a cursor, for polling: envelopes of any type here, as
+   * in a `HubReadResult` of the hub's catalog.
    *
    * @param stream - the stream
    * @param afterId - the last id the reader has
    */
-  read(stream: string, afterId?: string | null): Promise<HubReadResult<C>>
+  read(
+    stream: string,
+    afterId?: string | null,
+  ): Promise<
+    BrokerReadResult & {
+      /** True when the stream's run reached a terminal event. */
+      ended: boolean
+    }
+  >
   /**
    * The stream's current state, folded by `reduceRun`. It may be the broker's own copy:
    * treat it as read-only.
@@ -324,4 +349,36 @@ export interface Hub<C extends Catalog = DefaultCatalog> {
    * @returns resolves once every subscription has ended and the broker is closed
    */
   close(options?: HubCloseOptions): Promise<void>
+}
+
+/**
+ * Validates, sequences, logs and fans out the events of many streams. Create one per
+ * process with `createHub()` and mount it with `serveNode`, `serveWeb`, `servePoll` or
+ * `attachWebSocket`. A hub of any catalog is an {@link AnyHub}.
+ */
+export interface Hub<C extends Catalog = DefaultCatalog> extends AnyHub {
+  /** The catalog events are validated against. */
+  readonly catalog: C
+  /**
+   * Publishes an event: validates it, lets the broker assign its id and log it, and writes
+   * its frame, serialized once, to every subscriber of the stream.
+   *
+   * @param stream - the stream (job, run, workflow or execution id)
+   * @param type - the event type
+   * @param data - the payload
+   * @returns the envelope as stored
+   * @throws {@link taskwire!TaskwireValidationError} when the type is unknown or the data
+   *   invalid, `reserved-event-type` for a `stream.*` type (sent by the hub alone), and
+   *   `event-too-large` past `maxEventBytes`: each a 4xx for a webhook to answer
+   * @throws {@link taskwire!TaskwireHttpError} 503 `broker-full` when the memory broker
+   *   holds `maxStreams` streams that all have subscribers
+   */
+  publish<T extends EventType<C>>(stream: string, type: T, data: EventInput<C, T>): Promise<EventOf<C, T>>
+  /**
+   * Reads the retained events after a cursor, for polling.
+   *
+   * @param stream - the stream
+   * @param afterId - the last id the reader has
+   */
+  read(stream: string, afterId?: string | null): Promise<HubReadResult<C>>
 }

@@ -1,7 +1,14 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
-import { type DefaultCatalog, defaultCatalog, defineCatalog, type Envelope } from '../../src/core/index.js'
 import {
+  type Catalog,
+  type DefaultCatalog,
+  defaultCatalog,
+  defineCatalog,
+  type Envelope,
+} from '../../src/core/index.js'
+import {
+  type AnyHub,
   createHub,
   type Execution,
   type Hub,
@@ -66,5 +73,47 @@ describe('hub types', () => {
       expectTypeOf(event.data.status).toEqualTypeOf<
         'pending' | 'in_progress' | 'completed' | 'failed' | 'cancelled'
       >()
+  })
+
+  it('lets a hub of any catalog be passed as an AnyHub, with no generic', () => {
+    const extended = defineCatalog({
+      ...defaultCatalog.events,
+      'deploy.promoted': z.object({ env: z.enum(['staging', 'prod']) }),
+    })
+    const own = defineCatalog({ 'deploy.promoted': z.object({ env: z.enum(['staging', 'prod']) }) })
+    const extendedHub = createHub({ catalog: extended })
+    const ownHub = createHub({ catalog: own })
+    const defaultHub = createHub()
+    const helper = (hub: AnyHub): Promise<void> => hub.close()
+    void helper(extendedHub)
+    void helper(ownHub)
+    void helper(defaultHub)
+    expectTypeOf(ownHub).toMatchTypeOf<AnyHub>()
+    const generic = <C extends Catalog>(hub: Hub<C>): AnyHub => hub
+    void generic(ownHub)
+    // Through AnyHub, read gives envelopes of any type and publish is checked when it runs.
+    const any: AnyHub = ownHub
+    void any.read('d').then((result) => expectTypeOf(result.events).toEqualTypeOf<Envelope[]>())
+    expectTypeOf(any.publish('d', 'deploy.promoted', { env: 'prod' })).resolves.toEqualTypeOf<Envelope>()
+  })
+
+  it('still keeps a hub of another catalog from passing for a default-catalog hub', () => {
+    const extended = defineCatalog({
+      ...defaultCatalog.events,
+      'deploy.promoted': z.object({ env: z.enum(['staging', 'prod']) }),
+    })
+    const own = defineCatalog({ 'deploy.promoted': z.object({ env: z.enum(['staging', 'prod']) }) })
+    // @ts-expect-error its read() returns deploy.promoted events, which Hub<DefaultCatalog> does not know
+    const asDefault: Hub = createHub({ catalog: extended })
+    // @ts-expect-error it refuses agent.completed, which Hub<DefaultCatalog> publishes
+    const ownAsDefault: Hub = createHub({ catalog: own })
+    const any: AnyHub = createHub()
+    // @ts-expect-error an AnyHub is not a hub of a given catalog: its publish is untyped
+    const back: Hub = any
+    void [asDefault, ownAsDefault, back]
+    // A Hub<C> keeps publish typed by its catalog.
+    const ownHub = createHub({ catalog: own })
+    // @ts-expect-error env is staging or prod
+    void ownHub.publish('d', 'deploy.promoted', { env: 'dev' })
   })
 })

@@ -25,3 +25,23 @@ describe('readLastEventId', () => {
     expect(readLastEventId(undefined, '/e#lastEventId=5')).toBeNull()
   })
 })
+
+describe('readLastEventId with header bytes', () => {
+  it('decodes a header whose characters are the UTF-8 bytes of the id', () => {
+    const latin1 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1')
+    expect(readLastEventId(latin1('é…'), '/e')).toBe('é…')
+    expect(readLastEventId(latin1('\uFEFFid'), '/e')).toBe('\uFEFFid')
+    expect(readLastEventId(latin1('ü'), '/e?lastEventId=3')).toBe('ü')
+  })
+
+  it('keeps a header that is not valid UTF-8 as bytes, or that a runtime already decoded', () => {
+    expect(readLastEventId('\u00e9', '/e')).toBe('\u00e9')
+    expect(readLastEventId('\u00c3', '/e')).toBe('\u00c3')
+    expect(readLastEventId('a…b', '/e')).toBe('a…b')
+  })
+
+  it('decodes the query parameter as UTF-8 percent-encoding, not as header bytes', () => {
+    expect(readLastEventId(null, `/e?lastEventId=${encodeURIComponent('é…')}`)).toBe('é…')
+    expect(readLastEventId(null, `/e?lastEventId=${encodeURIComponent('Ã©')}`)).toBe('Ã©')
+  })
+})
