@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { type Catalog, TaskwireError } from '../core/index.js'
+import { TaskwireError } from '../core/index.js'
 import {
   type Admission,
   type Authorize,
@@ -9,7 +9,7 @@ import {
   subscribeAdmitted,
 } from './admit-subscriber.js'
 import { headerReaderOf } from './headers.js'
-import type { Hub, Reservation, SubscriberSink, Subscription } from './types.js'
+import type { AnyHub, Reservation, SubscriberSink, Subscription } from './types.js'
 
 /** The part of a `ws` `WebSocket` the adapter uses. */
 export interface WebSocketConnection {
@@ -188,8 +188,8 @@ const OPEN = 1
  * attachWebSocket(hub, wss, { stream: (request) => new URL(request.url ?? '', 'http://x').searchParams.get('run') })
  * ```
  */
-export function attachWebSocket<C extends Catalog>(
-  hub: Hub<C>,
+export function attachWebSocket(
+  hub: AnyHub,
   server: WebSocketServerLike,
   options: AttachWebSocketOptions,
 ): () => void {

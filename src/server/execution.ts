@@ -9,7 +9,7 @@ import {
   type RunStatus,
   TaskwireError,
 } from '../core/index.js'
-import type { Hub } from './types.js'
+import type { AnyHub, Hub } from './types.js'
 
 /** What a run receives: how to emit its events, when to stop, and its stream. */
 export interface ExecutionContext<C extends Catalog = DefaultCatalog> {
@@ -408,8 +408,8 @@ export function startExecution<C extends Catalog, R = unknown>(
  * })
  * ```
  */
-export async function cancelExecution<C extends Catalog>(
-  hub: Hub<C>,
+export async function cancelExecution(
+  hub: AnyHub,
   stream: string,
   options: CancelExecutionOptions = {},
 ): Promise<boolean> {

@@ -5,7 +5,7 @@ import { headerReaderOf } from './headers.js'
 import { queryOf, readLastEventId } from './last-event-id.js'
 import type { NodeRequest } from './serve-node.js'
 import { toResponse } from './serve-web.js'
-import type { Hub } from './types.js'
+import type { AnyHub } from './types.js'
 
 /** The JSON body of a poll: what happened after the client's cursor. */
 export interface PollBody<C extends Catalog = DefaultCatalog> {
@@ -62,8 +62,8 @@ export const SINCE_PARAM = 'since'
  * })
  * ```
  */
-export async function pollUpdates<C extends Catalog, R extends NodeRequest | Request>(
-  hub: Hub<C>,
+export async function pollUpdates<R extends NodeRequest | Request>(
+  hub: AnyHub,
   request: R,
   options: PollOptions<R>,
 ): Promise<PlainAnswer> {
@@ -75,7 +75,7 @@ export async function pollUpdates<C extends Catalog, R extends NodeRequest | Req
     options.since !== undefined
       ? options.since
       : queryOf(url).get(SINCE_PARAM) || readLastEventId(headerReaderOf(request).get('last-event-id'), url)
-  let body: PollBody<C>
+  let body: PollBody<Catalog>
   try {
     body = await readPoll(hub, resolved.stream, since)
   } catch (error) {
@@ -111,20 +111,12 @@ export async function pollUpdates<C extends Catalog, R extends NodeRequest | Req
  * app.get('/api/jobs/:id/updates', (c) => servePoll(hub, c.req.raw, { stream: c.req.param('id') }))
  * ```
  */
-export async function servePoll<C extends Catalog>(
-  hub: Hub<C>,
-  request: Request,
-  options: ServePollOptions,
-): Promise<Response> {
+export async function servePoll(hub: AnyHub, request: Request, options: ServePollOptions): Promise<Response> {
   return toResponse(await pollUpdates(hub, request, options))
 }
 
 /** What happened on a stream after a cursor, for an admitted poll. */
-async function readPoll<C extends Catalog>(
-  hub: Hub<C>,
-  stream: string,
-  since: string | null,
-): Promise<PollBody<C>> {
+async function readPoll(hub: AnyHub, stream: string, since: string | null): Promise<PollBody<Catalog>> {
   const read = await hub.read(stream, since)
   if (read.expired) {
     // Retained events alone would skip what fell out of the log; the folded state cannot.

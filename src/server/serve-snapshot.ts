@@ -1,9 +1,8 @@
-import type { Catalog } from '../core/index.js'
 import type { ServeOptions } from './admit-subscriber.js'
 import { internalRefusal, passDoor, refusalAnswer, resolveServeOptions } from './admit-subscriber.js'
 import { headerReaderOf } from './headers.js'
 import { toResponse } from './serve-web.js'
-import type { Hub } from './types.js'
+import type { AnyHub } from './types.js'
 
 /** The options of {@link serveSnapshot}. */
 export type ServeSnapshotOptions = ServeOptions<Request>
@@ -25,8 +24,8 @@ export type ServeSnapshotOptions = ServeOptions<Request>
  * app.get('/api/jobs/:id/state', (c) => serveSnapshot(hub, c.req.raw, { stream: c.req.param('id') }))
  * ```
  */
-export async function serveSnapshot<C extends Catalog>(
-  hub: Hub<C>,
+export async function serveSnapshot(
+  hub: AnyHub,
   request: Request,
   options: ServeSnapshotOptions,
 ): Promise<Response> {

@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { connect } from '../../src/client/connect.js'
 import type { ConnectOptions } from '../../src/client/options.js'
+import { createRunStore } from '../../src/client/run-store.js'
+import { webSocketTransport } from '../../src/client/transports/websocket.js'
 import { type DefaultCatalog, TaskwireHttpError } from '../../src/core/index.js'
 import { attachWebSocket } from '../../src/server/attach-websocket.js'
 import { createHub } from '../../src/server/hub.js'
@@ -36,7 +38,7 @@ describe('attachWebSocket', () => {
 
   function client(stream: string, options: ConnectOptions<DefaultCatalog> = {}) {
     const handle = connect(`${base}/${stream}`, {
-      transport: 'websocket',
+      transport: webSocketTransport,
       WebSocket,
       random: () => 0,
       onError: () => {},
@@ -78,8 +80,9 @@ describe('attachWebSocket', () => {
     await until(stream, (s) => seq(s.lastEventId) === '6')
     expect(ids).toEqual(['3', '4', '5', '6'])
     const fresh = client('job-1')
+    const run = createRunStore(fresh)
     await until(fresh, (s) => seq(s.lastEventId) === '6')
-    expect(fresh.state).toEqual(await hub.snapshot('job-1'))
+    expect(run.getState()).toEqual(await hub.snapshot('job-1'))
   })
 
   it('sends the same bytes as the HTTP adapters: retry, frames and heartbeat', async () => {
