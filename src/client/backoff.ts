@@ -1,90 +1,61 @@
-/** How long to wait between reconnection attempts. */
-export interface BackoffOptions {
-  /**
-   * The first delay window, used until the server sends `retry:`.
-   * @defaultValue `500`
-   */
-  initialMs: number
-  /**
-   * How much the window grows after each failed attempt.
-   * @defaultValue `2`
-   */
-  factor: number
-  /**
-   * The largest window; a server `retry:` larger than this is still honored.
-   * @defaultValue `30000`
-   */
-  maxMs: number
-  /**
-   * A connection that stayed open this long counts as healthy, so the next failure starts
-   * again from the first window (one event received counts as healthy too).
-   * @defaultValue `10000`
-   */
-  resetAfterMs: number
-}
+/**
+ * The most a server can make a client wait, through `retry:`, `Retry-After` or a WebSocket
+ * close reason: larger values are clamped, so a hostile or mistaken header can neither park
+ * a client for days nor overflow a timer (which fires at once past 2^31-1 ms).
+ */
+export const MAX_SERVER_DELAY_MS = 300_000
 
-/** What the server said about when to come back. */
-export interface BackoffHint {
-  /** The server's `retry:` field, which replaces `initialMs` as the base window. */
-  baseMs?: number | null | undefined
-  /** A `Retry-After` (or the WebSocket close reason's equivalent); the delay is at least this. */
-  retryAfterMs?: number | undefined
-}
-
-/** A reconnection schedule: exponential windows with full jitter. */
+/** A reconnection schedule: a floor the server sets, exponential windows of jitter on top. */
 export interface Backoff {
   /**
    * The delay before the next attempt, and counts the attempt.
    *
-   * @param hint - the server's `retry:` and `Retry-After`, when it sent them
+   * @param floorMs - the server's `retry:` or `Retry-After`, whichever is larger, if any
    * @returns milliseconds to wait
    */
-  next(hint?: BackoffHint): number
+  next(floorMs?: number | null): number
   /** Starts again from the first window, after a healthy connection. */
   reset(): void
-  /** Failed attempts since the last reset. */
-  readonly attempt: number
 }
 
 /**
- * Creates a reconnection schedule with "full jitter": attempt `n` waits a random time in
- * `[0, min(cap, base × factorⁿ))`. Spreading clients uniformly over the whole window keeps a
- * server restart from being hit by every client at the same instant.
+ * Clamps a delay a server asked for into `[0, MAX_SERVER_DELAY_MS]`.
+ *
+ * @param ms - the delay, possibly absent, negative, huge or not a number
+ * @returns the delay to honour
+ */
+export function clampServerDelay(ms: number | null | undefined): number {
+  if (ms === null || ms === undefined || !(ms > 0)) return 0
+  return Math.min(ms, MAX_SERVER_DELAY_MS)
+}
+
+/**
+ * Creates a reconnection schedule. Attempt `n` waits the server's floor plus a random time in
+ * `[0, min(maxMs, initialMs × factorⁿ))` ("full jitter" on top of the floor): no server value
+ * makes the client come back sooner than it asked, none stops the windows from growing, and
+ * spreading clients over the window keeps a restarted server from being hit all at once.
  *
  * @param options - the windows
- * @param random - a source of numbers in `[0, 1)`, injectable for tests
+ * @param random - a source of numbers in `[0, 1)`
  * @returns the schedule
  * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
- * @example
- * ```ts
- * const backoff = createBackoff({ initialMs: 500, factor: 2, maxMs: 30_000, resetAfterMs: 10_000 })
- * setTimeout(reconnect, backoff.next())
- * ```
  */
 export function createBackoff(
-  options: Pick<BackoffOptions, 'initialMs' | 'factor' | 'maxMs'>,
-  random: () => number = Math.random,
+  options: { initialMs: number; factor: number; maxMs: number },
+  random: () => number,
 ): Backoff {
   let attempt = 0
   return {
-    next(hint = {}) {
-      const base = hint.baseMs ?? options.initialMs
-      const cap = Math.max(options.maxMs, base)
-      const window = Math.min(cap, base * options.factor ** attempt)
+    next(floorMs) {
+      const window = Math.min(options.maxMs, options.initialMs * options.factor ** attempt)
       attempt++
-      const jittered = Math.floor(clamp01(random()) * window)
-      return Math.max(jittered, hint.retryAfterMs ?? 0)
+      // A source that strays out of [0, 1) is held to the window, never to a zero delay.
+      const draw = random()
+      const jitter = draw > 0 ? Math.min(draw, 0.999999) : 0
+      return clampServerDelay(floorMs) + Math.floor(jitter * window)
     },
     reset() {
       attempt = 0
     },
-    get attempt() {
-      return attempt
-    },
   }
-}
-
-function clamp01(value: number): number {
-  if (!(value >= 0)) return 0
-  return value >= 1 ? 0.999999 : value
 }

@@ -1,126 +1,101 @@
 import {
   type Catalog,
   type DefaultCatalog,
-  decodeEvent,
   type Envelope,
   type EventMessage,
   type EventOf,
-  initialRunState,
   isSeenEventId,
-  type RunState,
-  reduceRun,
-  runStateSchema,
-  TaskwireError,
-  TaskwireHttpError,
-  TaskwireValidationError,
+  type TaskwireError,
+  type TaskwireValidationError,
   type ValidationResult,
 } from '../core/index.js'
-import { createBackoff } from './backoff.js'
+import { decodeMessage } from './decode.js'
 import { createEventQueue, type EventQueue } from './event-queue.js'
-import { type ConnectOptions, type ResolvedConnectOptions, resolveConnectOptions } from './options.js'
-import { createSseDecoder } from './sse-decoder.js'
-import type { ConnectionStats, ConnectionStatus, StreamHandle, StreamSnapshot } from './stream-handle.js'
-import type { AttemptOutcome, PollBatch, Transport, TransportRequest, TransportSink } from './transport.js'
-import { eventSourceTransport } from './transports/eventsource.js'
-import { fetchTransport } from './transports/fetch.js'
-import { pollingTransport } from './transports/polling.js'
-import { websocketTransport } from './transports/websocket.js'
-import { createWatchdog } from './watchdog.js'
+import { type ConnectOptions, resolveConnectOptions } from './options.js'
+import { createSession } from './session.js'
+import type {
+  ConnectionStats,
+  ConnectionStatus,
+  Resync,
+  StreamHandle,
+  StreamSnapshot,
+} from './stream-handle.js'
 
-type AnyHandler = (event: never) => void
+type Handler = (event: Envelope) => void
 
 const RESTATING = new Set(['stream.snapshot', 'stream.reset'])
-const ENDED_STATUSES = new Set(['completed', 'failed', 'cancelled'])
+const ENDED = new Set<unknown>(['completed', 'failed', 'cancelled'])
 
 /**
- * Opens a stream and keeps it open: it reconnects with backoff and full jitter after any
- * drop, resumes after the last event id, drops duplicates, folds events into a run state,
- * and closes by itself after a terminal event or an HTTP 204.
+ * Opens a stream handle: inert until its first subscriber, then connected and kept so, with
+ * backoff and full jitter after any drop, resume after the last event id and duplicates
+ * dropped; it disconnects `lingerMs` after its last subscriber, and closes for good after a
+ * terminal event or an HTTP 204.
  *
- * @param url - the stream's URL (`ws:`/`wss:` or `http(s):` for the `websocket` transport)
+ * @param url - the stream's URL (absolute, or relative to the page in a browser)
  * @param options - transport, headers, catalog, backoff and the rest; see {@link ConnectOptions}
- * @returns the stream handle, already connecting
- * @throws `TaskwireError` with code `invalid-option` when the chosen transport has no
- *   constructor or `fetch` to run on, or an option is out of range
+ * @returns the stream handle, not yet connected
+ * @throws {@link taskwire!TaskwireError} `invalid-option` for a relative URL without a page,
+ *   a transport that is not one or lacks what it needs, or an option out of range
  * @example
  * ```ts
  * import { connect } from 'taskwire/client'
  *
- * const stream = connect('/api/jobs/7/events')
- * stream.on('agent.completed', (event) => console.log(event.data.role, event.data.durationMs))
- * stream.onStatus((status) => console.log(status))
- * // later
- * stream.close()
+ * const stream = connect('https://example.com/api/jobs/7/events')
+ * const stop = stream.on('agent.completed', (event) => console.log(event.data.role, event.data.durationMs))
+ * // later: the last subscriber leaving closes the connection
+ * stop()
  * ```
  */
 export function connect<C extends Catalog = DefaultCatalog>(
   url: string | URL,
   options: ConnectOptions<C> = {},
 ): StreamHandle<C> {
-  const o = resolveConnectOptions(options)
-  const transport = pickTransport(o)
-  const href = String(url)
-  const watchdogMs = transport === eventSourceTransport ? false : o.heartbeatTimeoutMs
-  validateOptions(o)
-
-  const handlers = new Map<string, Set<AnyHandler>>()
+  const o = resolveConnectOptions(url, options as ConnectOptions<Catalog>)
+  const handlers = new Map<string, Set<Handler>>()
+  const taps = new Set<Handler>()
   const statusHandlers = new Set<(status: ConnectionStatus, error: TaskwireError | null) => void>()
+  const resyncHandlers = new Set<(resync: Resync) => void>()
   const listeners = new Set<() => void>()
   const queues = new Set<EventQueue<EventOf<C>>>()
   const counters: ConnectionStats = { attempts: 0, reconnects: 0, duplicates: 0, invalid: 0 }
-  const closeOn = new Set(o.closeOn)
-  const backoff = createBackoff(
-    o.backoff === false ? { initialMs: 0, factor: 1, maxMs: 0 } : o.backoff,
-    o.random,
-  )
 
-  let status: ConnectionStatus = 'connecting'
-  let state: RunState = initialRunState
+  let status: ConnectionStatus = 'idle'
   let lastEventId: string | null = o.lastEventId
   let error: TaskwireError | null = null
-  let snapshot: StreamSnapshot = Object.freeze({ status, state, lastEventId, error })
+  let resync: Resync | null = null
+  const serverSnapshot: StreamSnapshot = Object.freeze({ status, lastEventId, error, resync })
+  let snapshot = serverSnapshot
   let closed = false
-  let gen = 0
-  let controller: AbortController | undefined
-  let reconnectTimer: ReturnType<typeof setTimeout> | undefined
-  let serverRetryMs: number | null = null
-  let openedAt: number | undefined
-  let retried401 = false
+  let watchers = 0
+  let lingerTimer: ReturnType<typeof setTimeout> | undefined
   let batchDepth = 0
-  let dirty = false
+  // How the current connection continues the stream, decided at the end of its first batch.
+  let opening: { cursor: string | null; events: number; kind: Resync | null } | undefined
 
   const report = (reason: unknown): void => {
     try {
       o.onError(reason)
     } catch (nested) {
       // onError itself threw: there is nowhere left to report it but the console.
-      console.error('[taskwire] onError threw', nested, 'while reporting', reason)
+      console.error(nested, reason)
+    }
+  }
+  const call = <A extends unknown[]>(fn: (...args: A) => void, ...args: A): void => {
+    try {
+      fn(...args)
+    } catch (thrown) {
+      report(thrown)
     }
   }
 
   const flush = (): void => {
-    if (!dirty || batchDepth > 0) return
-    dirty = false
-    if (
-      snapshot.status === status &&
-      snapshot.state === state &&
-      snapshot.lastEventId === lastEventId &&
-      snapshot.error === error
-    ) {
+    if (batchDepth > 0) return
+    const s = snapshot
+    if (s.status === status && s.lastEventId === lastEventId && s.error === error && s.resync === resync)
       return
-    }
-    snapshot = Object.freeze({ status, state, lastEventId, error })
-    for (const listener of [...listeners]) {
-      try {
-        listener()
-      } catch (thrown) {
-        report(thrown)
-      }
-    }
-  }
-  const changed = (): void => {
-    dirty = true
-    flush()
+    snapshot = Object.freeze({ status, lastEventId, error, resync })
+    for (const listener of [...listeners]) call(listener)
   }
   const batch = (run: () => void): void => {
     batchDepth++
@@ -132,307 +107,178 @@ export function connect<C extends Catalog = DefaultCatalog>(
     }
   }
 
-  const setStatus = (next: ConnectionStatus): void => {
-    if (status === next) return
-    status = next
-    for (const handler of [...statusHandlers]) {
-      try {
-        handler(next, error)
-      } catch (thrown) {
-        report(thrown)
-      }
+  const setStatus = (next: ConnectionStatus, failure: TaskwireError | null = error): void => {
+    error = failure
+    if (status !== next) {
+      status = next
+      for (const handler of [...statusHandlers]) call(handler, next, error)
     }
-    changed()
-  }
-
-  const watchdog = createWatchdog(watchdogMs, () => {
-    const silence = new TaskwireError(
-      'timeout',
-      `Nothing arrived for ${watchdogMs} ms (not even a heartbeat); reconnecting.`,
-    )
-    attemptEnded(gen, { type: 'retry', error: silence })
-  })
-
-  const decode = (message: EventMessage): ValidationResult<EventOf<C>> => {
-    if (o.validate === 'strict') return decodeEvent(message, o.catalog)
-    if (o.validate === 'passthrough') {
-      return decodeEvent(message, o.catalog, { unknown: 'passthrough' }) as ValidationResult<EventOf<C>>
-    }
-    return parseTrusted(message) as ValidationResult<EventOf<C>>
+    flush()
   }
 
   const reportInvalid = (failure: TaskwireValidationError, message: EventMessage): void => {
     counters.invalid++
-    try {
-      if (o.onInvalid) o.onInvalid(failure, message)
-      else report(failure)
-    } catch (thrown) {
-      report(thrown)
-    }
+    if (o.onInvalid) call(o.onInvalid, failure, message)
+    else report(failure)
   }
 
   const advance = (id: string | undefined): void => {
     if (id === undefined) return
-    if (id === '') {
-      // WHATWG: an empty id clears the last event id, so the next attempt does not resume.
-      lastEventId = null
-      changed()
-      return
-    }
-    if (isSeenEventId(id, lastEventId)) return
-    lastEventId = id
-    changed()
+    // WHATWG §9.2.6: an empty id clears the last event id, so the next attempt does not resume.
+    if (id === '') lastEventId = null
+    else if (!isSeenEventId(id, lastEventId)) lastEventId = id
+    flush()
   }
 
-  const dispatch = (event: EventOf<C>): void => {
-    for (const type of [event.type, '*']) {
-      const set = handlers.get(type)
-      if (!set) continue
-      for (const handler of [...set]) {
-        if (closed) return
-        try {
-          ;(handler as (event: EventOf<C>) => void)(event)
-        } catch (thrown) {
-          report(thrown)
-        }
-      }
-    }
-  }
-
-  let messageGen = 0
-  const handleMessage = (message: EventMessage): void => {
-    if (closed || messageGen !== gen) return
-    const result = decode(message)
+  const deliver = (result: ValidationResult<Envelope>, message: EventMessage): void => {
+    if (closed) return
     if (!result.ok) {
       advance(message.id)
       reportInvalid(result.error, message)
       return
     }
     const event = result.value
-    // A reset replaces everything the client had, whatever its id: a restarted server (or a
-    // memory broker that evicted the stream) numbers from 1 again and resets to its own id.
+    // A reset replaces everything the client had, whatever its id: it comes from a log that
+    // did not issue the client's cursor (a restarted server), so the ids cannot be compared.
     if (event.type !== 'stream.reset' && isSeenEventId(event.id, lastEventId)) {
       counters.duplicates++
       return
     }
-    lastEventId = message.id !== undefined && message.id !== '' ? message.id : event.id
-    state = reduceRun(state, event as Envelope)
-    backoff.reset()
-    dirty = true
-    for (const queue of queues) queue.push(event)
-    dispatch(event)
-    if (closed || closeOn.size === 0) return
+    lastEventId = message.id ? message.id : event.id
+    session.healthy()
+    if (opening) {
+      if (event.type === 'stream.reset') {
+        opening.kind = { kind: 'reset', reason: String((event.data as { reason?: unknown })?.reason) }
+      } else if (event.type === 'stream.snapshot' && opening.events === 0) opening.kind = { kind: 'snapshot' }
+      opening.events++
+    }
+    for (const tap of [...taps]) call(tap, event)
+    for (const queue of queues) queue.push(event as EventOf<C>)
+    for (const type of [event.type, '*']) {
+      for (const handler of [...(handlers.get(type) ?? [])]) {
+        if (closed) return
+        call(handler, event)
+      }
+    }
     // A snapshot or reset of a run that already ended is as final as the terminal event it
     // stands for; without this the client would reconnect once only to be answered 204.
-    const ended = closeOn.has(event.type) || (RESTATING.has(event.type) && ENDED_STATUSES.has(state.status))
-    if (ended) finish(null)
+    const status = (event.data as { state?: { status?: unknown } } | null)?.state?.status
+    const ended = RESTATING.has(event.type) && o.closeOn.size > 0 && ENDED.has(status)
+    if (!closed && (ended || o.closeOn.has(event.type))) finish(null)
   }
 
-  const applyReset = (value: unknown, id: string | null): void => {
-    const parsed =
-      o.validate === false
-        ? { success: true as const, data: value as RunState }
-        : runStateSchema.safeParse(value)
-    if (!parsed.success) {
-      const message = 'The poll answer held a reset state that is not a RunState.'
-      const failure = new TaskwireValidationError(
-        message,
-        [{ path: 'reset', message, code: 'invalid-frame' }],
-        {
-          code: 'invalid-frame',
-          cause: parsed.error,
-        },
-      )
-      reportInvalid(failure, { data: JSON.stringify(value) })
-      return
-    }
-    state = parsed.data
-    lastEventId = id
-    changed()
-    if (closeOn.size > 0 && ENDED_STATUSES.has(state.status)) finish(null)
+  const handleMessage = (message: EventMessage): void =>
+    deliver(decodeMessage(message, o.catalog, o.validate), message)
+
+  /** Ends the first batch of a connection: it tells how the stream continued. */
+  const settleOpening = (): void => {
+    if (!opening || closed) return
+    const { cursor, events, kind } = opening
+    opening = undefined
+    resync =
+      kind ??
+      (cursor === null ? { kind: 'fresh' } : events > 0 ? { kind: 'replayed', events } : { kind: 'resumed' })
+    for (const handler of [...resyncHandlers]) call(handler, resync)
+    flush()
   }
 
-  const decoder = createSseDecoder(
-    {
-      onEvent: handleMessage,
-      onId: (id) => {
-        if (!closed && messageGen === gen) advance(id)
-      },
-      onRetry: (ms) => {
-        serverRetryMs = ms
-      },
-      onOverflow: (chars) => {
-        const message = `An event took more than ${o.maxEventChars} characters (${chars} so far); raise maxEventChars if that is expected.`
-        attemptEnded(messageGen, { type: 'fatal', error: new TaskwireError('event-too-large', message) })
-      },
+  const session = createSession(o, counters, {
+    opened() {
+      opening = { cursor: lastEventId, events: 0, kind: null }
+      setStatus('open', null)
     },
-    { maxEventChars: o.maxEventChars },
-  )
-
-  const stopAttempt = (): void => {
-    gen++
-    controller?.abort()
-    controller = undefined
-    watchdog.stop()
-    if (reconnectTimer !== undefined) clearTimeout(reconnectTimer)
-    reconnectTimer = undefined
-  }
+    text: (chunk) =>
+      batch(() => {
+        decoder.feed(chunk)
+        settleOpening()
+      }),
+    message: (message) =>
+      batch(() => {
+        handleMessage(message)
+        settleOpening()
+      }),
+    lastEventId: () => lastEventId,
+    reconnecting: (failure) => setStatus('reconnecting', failure),
+    ended: (failure) => finish(failure),
+  })
+  const decoder = session.decoder(handleMessage, advance)
 
   const finish = (failure: TaskwireError | null): void => {
     if (closed) return
-    stopAttempt()
     closed = true
-    error = failure
+    clearTimeout(lingerTimer)
+    session.stop()
+    opening = undefined
     o.signal?.removeEventListener('abort', onAbort)
     for (const queue of queues) queue.end(failure ?? undefined)
     queues.clear()
-    batch(() => setStatus('closed'))
+    setStatus('closed', failure)
     handlers.clear()
+    taps.clear()
     statusHandlers.clear()
+    resyncHandlers.clear()
     if (failure) report(failure)
   }
-
-  const scheduleReconnect = (retryAfterMs: number | undefined, immediate = false): void => {
-    if (o.backoff !== false && openedAt !== undefined && Date.now() - openedAt >= o.backoff.resetAfterMs) {
-      backoff.reset()
-    }
-    const delay = immediate ? 0 : backoff.next({ baseMs: serverRetryMs, retryAfterMs })
-    counters.reconnects++
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = undefined
-      startAttempt()
-    }, delay)
-    batch(() => {
-      changed()
-      setStatus('reconnecting')
-    })
-  }
-
-  function attemptEnded(attemptGen: number, outcome: AttemptOutcome): void {
-    if (closed || attemptGen !== gen) return
-    stopAttempt()
-    if (outcome.type === 'done') {
-      finish(null)
-    } else if (outcome.type === 'fatal') {
-      const failure = outcome.error
-      if (o.retryOn401 && !retried401 && failure instanceof TaskwireHttpError && failure.status === 401) {
-        retried401 = true
-        error = failure
-        scheduleReconnect(undefined, true)
-      } else {
-        finish(failure)
-      }
-    } else if (o.backoff === false) {
-      finish(outcome.error ?? null)
-    } else {
-      error = outcome.error ?? null
-      scheduleReconnect(outcome.retryAfterMs)
-    }
-  }
-
-  function startAttempt(): void {
-    if (closed) return
-    stopAttempt()
-    const attemptGen = gen
-    const attempt = new AbortController()
-    controller = attempt
-    counters.attempts++
-    openedAt = undefined
-    decoder.reset()
-    watchdog.kick()
-    const live = (): boolean => !closed && attemptGen === gen
-    const sink: TransportSink = {
-      open() {
-        if (!live()) return
-        openedAt = Date.now()
-        retried401 = false
-        batch(() => {
-          error = null
-          changed()
-          setStatus('open')
-        })
-      },
-      activity() {
-        if (live()) watchdog.kick()
-      },
-      idle() {
-        if (live()) watchdog.stop()
-      },
-      text(chunk) {
-        if (!live()) return
-        watchdog.kick()
-        messageGen = attemptGen
-        batch(() => decoder.feed(chunk))
-      },
-      message(message) {
-        if (!live()) return
-        watchdog.kick()
-        messageGen = attemptGen
-        batch(() => handleMessage(message))
-      },
-      poll(result: PollBatch) {
-        if (!live()) return
-        watchdog.kick()
-        messageGen = attemptGen
-        batch(() => {
-          if (result.reset !== undefined) applyReset(result.reset, result.lastEventId)
-          for (const envelope of result.events) {
-            if (!live()) return
-            handleMessage(toMessage(envelope))
-          }
-          if (result.lastEventId !== null) advance(result.lastEventId)
-        })
-      },
-      end(outcome) {
-        attemptEnded(attemptGen, outcome)
-      },
-    }
-    const request: TransportRequest = {
-      url: href,
-      lastEventId: () => lastEventId,
-      signal: attempt.signal,
-      headers: o.headers,
-    }
-    try {
-      transport(request, sink, o)
-    } catch (thrown) {
-      attemptEnded(attemptGen, {
-        type: 'fatal',
-        error: new TaskwireError('invalid-option', `The transport could not start: ${String(thrown)}`, {
-          cause: thrown,
-        }),
-      })
-    }
-  }
-
   const onAbort = (): void => finish(null)
+
+  /** Counts a subscriber; the first one opens the stream. */
+  const watch = (): (() => void) => {
+    if (closed) return () => {}
+    watchers++
+    clearTimeout(lingerTimer)
+    lingerTimer = undefined
+    if (!session.running) {
+      setStatus('connecting', null)
+      session.start()
+    }
+    let counted = true
+    return () => {
+      if (!counted) return
+      counted = false
+      watchers--
+      if (watchers === 0 && !closed) lingerTimer = setTimeout(sleep, o.lingerMs)
+    }
+  }
+  const sleep = (): void => {
+    lingerTimer = undefined
+    if (watchers > 0 || closed) return
+    session.stop()
+    opening = undefined
+    setStatus('idle', null)
+  }
+
+  /** Adds to a set and counts as a subscriber until removed. */
+  const subscribeTo = <T>(set: Set<T>, item: T): (() => void) => {
+    if (closed) return () => {}
+    set.add(item)
+    const unwatch = watch()
+    return () => {
+      set.delete(item)
+      unwatch()
+    }
+  }
 
   const handle: StreamHandle<C> = {
     on(type, handler) {
-      if (closed) return () => {}
       let set = handlers.get(type)
       if (!set) {
         set = new Set()
         handlers.set(type, set)
       }
-      const entry = handler as AnyHandler
-      set.add(entry)
-      return () => {
-        handlers.get(type)?.delete(entry)
-      }
+      return subscribeTo(set, handler as Handler)
     },
-    onStatus(handler) {
+    tap(handler) {
       if (closed) return () => {}
-      statusHandlers.add(handler)
+      taps.add(handler)
       return () => {
-        statusHandlers.delete(handler)
+        taps.delete(handler)
       }
     },
+    onStatus: (handler) => subscribeTo(statusHandlers, handler),
+    onResync: (handler) => subscribeTo(resyncHandlers, handler),
+    subscribe: (listener) => subscribeTo(listeners, listener),
     get status() {
       return status
-    },
-    get state() {
-      return state
     },
     get lastEventId() {
       return lastEventId
@@ -440,118 +286,32 @@ export function connect<C extends Catalog = DefaultCatalog>(
     get error() {
       return error
     },
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => {
-        listeners.delete(listener)
-      }
-    },
     getSnapshot: () => snapshot,
+    getServerSnapshot: () => serverSnapshot,
     stats: () => ({ ...counters }),
     reconnect() {
       if (closed) return
-      backoff.reset()
-      startAttempt()
-      if (!closed && status !== 'connecting') setStatus('reconnecting')
+      if (session.running) session.restart()
+      else watch()() // connects, and lingers out unless someone subscribes
     },
     close: () => finish(null),
     [Symbol.asyncIterator]() {
-      const queue = createEventQueue<EventOf<C>>(o.iteratorBufferSize, () => queues.delete(queue))
-      if (closed) queue.end(error ?? undefined)
-      else queues.add(queue)
+      let unwatch = (): void => {}
+      const queue = createEventQueue<EventOf<C>>(o.iteratorBufferSize, () => {
+        queues.delete(queue)
+        unwatch()
+      })
+      if (closed) {
+        queue.end(error ?? undefined)
+      } else {
+        queues.add(queue)
+        unwatch = watch()
+      }
       return queue
     },
   }
 
-  if (o.signal?.aborted) {
-    finish(null)
-  } else {
-    o.signal?.addEventListener('abort', onAbort, { once: true })
-    startAttempt()
-  }
+  if (o.signal?.aborted) finish(null)
+  else o.signal?.addEventListener('abort', onAbort, { once: true })
   return handle
-}
-
-function pickTransport(o: ResolvedConnectOptions): Transport {
-  switch (o.transport) {
-    case 'eventsource':
-      return eventSourceTransport
-    case 'fetch':
-      return fetchTransport
-    case 'websocket':
-      return websocketTransport
-    case 'polling':
-      return pollingTransport
-    default: {
-      const plainGet = o.method === 'GET' && o.body === undefined
-      return plainGet && o.EventSource && !o.hasHeaders ? eventSourceTransport : fetchTransport
-    }
-  }
-}
-
-function validateOptions(o: ResolvedConnectOptions): void {
-  const need = (ok: unknown, what: string): void => {
-    if (!ok) throw new TaskwireError('invalid-option', what)
-  }
-  if (o.transport === 'eventsource') {
-    need(
-      o.EventSource,
-      'No EventSource constructor: pass one as `EventSource` (the `eventsource` package in Node).',
-    )
-    need(
-      o.method === 'GET' && o.body === undefined,
-      'EventSource sends GET without a body; use transport `fetch`.',
-    )
-  }
-  if (o.transport === 'websocket') {
-    need(o.WebSocket, 'No WebSocket constructor: pass one as `WebSocket` (the `ws` package in Node 20).')
-  }
-  if (o.transport === 'fetch' || o.transport === 'polling' || (o.transport === 'auto' && !o.EventSource)) {
-    need(o.fetch, 'No fetch available: pass one as `fetch`.')
-  }
-  if (o.backoff !== false) {
-    const { initialMs, factor, maxMs } = o.backoff
-    need(
-      initialMs >= 0 && factor >= 1 && maxMs >= 0,
-      'backoff needs initialMs >= 0, factor >= 1, maxMs >= 0.',
-    )
-  }
-  need(o.heartbeatTimeoutMs === false || o.heartbeatTimeoutMs > 0, 'heartbeatTimeoutMs must be > 0 or false.')
-  need(o.pollIntervalMs >= 0, 'pollIntervalMs must be >= 0.')
-  need(o.iteratorBufferSize >= 1, 'iteratorBufferSize must be >= 1.')
-}
-
-function toMessage(envelope: unknown): EventMessage {
-  const fields = (typeof envelope === 'object' && envelope !== null ? envelope : {}) as Record<
-    string,
-    unknown
-  >
-  return {
-    data: JSON.stringify(envelope),
-    id: typeof fields.id === 'string' ? fields.id : undefined,
-  }
-}
-
-function parseTrusted(message: EventMessage): ValidationResult<Envelope> {
-  let value: unknown
-  try {
-    value = JSON.parse(message.data)
-  } catch (cause) {
-    return invalidFrame('The data field is not JSON; taskwire frames carry a JSON envelope.', cause)
-  }
-  const fields = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>
-  if (typeof fields.type !== 'string' || typeof fields.id !== 'string') {
-    return invalidFrame('The data field is not a taskwire envelope: it needs a string type and id.')
-  }
-  return { ok: true, value: value as Envelope }
-}
-
-function invalidFrame(message: string, cause?: unknown): { ok: false; error: TaskwireValidationError } {
-  return {
-    ok: false,
-    error: new TaskwireValidationError(message, [{ path: 'data', message, code: 'invalid-frame' }], {
-      code: 'invalid-frame',
-      cause,
-    }),
-  }
 }

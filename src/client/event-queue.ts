@@ -26,82 +26,50 @@ export interface EventQueue<T> extends AsyncIterableIterator<T> {
  * @returns the queue
  */
 export function createEventQueue<T>(capacity: number, onDone: () => void): EventQueue<T> {
+  // At most `capacity` values, so shift() on the array stays cheap.
   const values: T[] = []
-  let head = 0
   let ended = false
   let failure: TaskwireError | undefined
-  let waiter: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined
+  let wake: (() => void) | undefined
 
-  const stop = (): void => {
+  const stop = (error?: TaskwireError): void => {
     if (ended) return
     ended = true
+    failure = error
     onDone()
-  }
-  const settle = (): void => {
-    if (!waiter) return
-    const current = waiter
-    if (head < values.length) {
-      waiter = undefined
-      current.resolve({ value: take(), done: false })
-    } else if (ended) {
-      waiter = undefined
-      const error = failure
-      failure = undefined
-      if (error) current.reject(error)
-      else current.resolve({ value: undefined, done: true })
-    }
-  }
-  const take = (): T => {
-    const value = values[head] as T
-    head++
-    if (head > 1024 && head * 2 > values.length) {
-      values.splice(0, head)
-      head = 0
-    }
-    return value
+    wake?.()
   }
 
   const queue: EventQueue<T> = {
     push(value) {
       if (ended) return
-      if (values.length - head >= capacity) {
-        failure = new TaskwireError(
-          'slow-consumer',
-          `The iterator fell ${capacity} events behind; read faster, raise iteratorBufferSize, or use on().`,
+      if (values.length >= capacity) {
+        stop(
+          new TaskwireError(
+            'slow-consumer',
+            `The iterator fell ${capacity} events behind; read faster or raise iteratorBufferSize.`,
+          ),
         )
-        stop()
       } else {
         values.push(value)
+        wake?.()
       }
-      settle()
     },
-    end(error) {
-      if (ended) return
-      failure = error
-      stop()
-      settle()
-    },
-    next() {
-      if (head < values.length) return Promise.resolve({ value: take(), done: false })
-      if (ended) {
-        if (failure) {
-          const error = failure
-          failure = undefined
-          return Promise.reject(error)
-        }
-        return Promise.resolve({ value: undefined, done: true })
-      }
-      return new Promise((resolve, reject) => {
-        waiter = { resolve, reject }
-      })
-    },
-    return() {
-      values.length = 0
-      head = 0
+    end: stop,
+    async next() {
+      while (values.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve))
+      wake = undefined
+      if (values.length > 0) return { value: values.shift() as T, done: false }
+      const error = failure
       failure = undefined
+      if (error) throw error
+      return { value: undefined, done: true }
+    },
+    async return() {
+      values.length = 0
       stop()
-      settle()
-      return Promise.resolve({ value: undefined, done: true })
+      failure = undefined
+      return { value: undefined, done: true }
     },
     [Symbol.asyncIterator]() {
       return queue

@@ -1,29 +1,41 @@
 /**
- * The taskwire client: `connect()` opens a stream over EventSource, fetch, WebSocket or
- * polling, keeps it open across drops (backoff with full jitter, heartbeat watchdog, resume
- * after the last event id, duplicates dropped), folds events into a run state, and exposes
- * it as typed handlers, an async iterator and a framework-free store. Web-standard APIs
- * only: runs in browsers, Node 20+, Deno, Bun and workers.
+ * The taskwire client: `connect()` gives a stream handle that connects on its first
+ * subscriber over EventSource, fetch, WebSocket or polling, keeps the stream across drops
+ * (backoff with jitter, a heartbeat watchdog, resume after the last event id, duplicates
+ * dropped) and disconnects after its last. `createRunStore` folds its events into a run
+ * state. Web-standard APIs only: runs in browsers, Node 20+, Deno, Bun and workers.
  *
  * @module taskwire/client
  */
-export type { Backoff, BackoffHint, BackoffOptions } from './backoff.js'
-export { createBackoff } from './backoff.js'
+export { isTaskwireError, TaskwireError, TaskwireHttpError, TaskwireValidationError } from '../core/index.js'
 export { connect } from './connect.js'
 export type {
+  BackoffOptions,
   ConnectOptions,
+  Credentials,
   EventSourceConstructor,
   EventSourceLike,
   EventSourceMessageEvent,
   HeadersValue,
-  TransportName,
+  RequestBody,
+  ResolvedConnectOptions,
   ValidateMode,
   WebSocketConstructor,
   WebSocketLike,
 } from './options.js'
-export { DEFAULT_CONNECT_OPTIONS } from './options.js'
-export type { SseDecoder, SseDecoderCallbacks, SseDecoderOptions } from './sse-decoder.js'
-export { createSseDecoder } from './sse-decoder.js'
-export type { ConnectionStats, ConnectionStatus, StreamHandle, StreamSnapshot } from './stream-handle.js'
-export type { Watchdog } from './watchdog.js'
-export { createWatchdog } from './watchdog.js'
+export type { RunStore } from './run-store.js'
+export { createRunStore } from './run-store.js'
+export type {
+  ConnectionStats,
+  ConnectionStatus,
+  Resync,
+  StreamHandle,
+  StreamHandleBase,
+  StreamSnapshot,
+} from './stream-handle.js'
+export type { AttemptOutcome, Transport, TransportRequest, TransportSink } from './transport.js'
+export { autoTransport } from './transports/auto.js'
+export { eventSourceTransport } from './transports/eventsource.js'
+export { fetchTransport } from './transports/fetch.js'
+export { pollingTransport } from './transports/polling.js'
+export { webSocketTransport } from './transports/websocket.js'

@@ -1,18 +1,13 @@
 import {
   type Catalog,
   type DefaultCatalog,
-  defaultCatalog,
   type EventMessage,
+  TaskwireError,
   type TaskwireValidationError,
   terminalEventTypes,
 } from '../core/index.js'
-import type { BackoffOptions } from './backoff.js'
-
-/** Which connection a client opens. `auto` picks `eventsource` for a plain GET where an `EventSource` constructor exists, `fetch` otherwise. */
-export type TransportName = 'auto' | 'eventsource' | 'fetch' | 'websocket' | 'polling'
-
-/** How strictly received events are checked against the catalog. */
-export type ValidateMode = 'strict' | 'passthrough' | false
+import type { Transport } from './transport.js'
+import { fetchTransport } from './transports/fetch.js'
 
 /** The headers of a request: a plain object or a `Headers`. */
 export type HeadersValue = Record<string, string> | Headers
@@ -92,20 +87,72 @@ export interface WebSocketLike {
 /** A `WebSocket` constructor: the global or the `ws` package's. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike
 
-/** Options of `connect()`. Every field is optional; defaults are in {@link DEFAULT_CONNECT_OPTIONS}. */
+/** Whether cookies go with a request, as `fetch` names it. */
+export type Credentials = 'omit' | 'same-origin' | 'include'
+
+/**
+ * A request body `fetch` can send again on every attempt: a string, `URLSearchParams`,
+ * `FormData`, `Blob` or a buffer (not a stream, which can be read once).
+ */
+export type RequestBody = string | ArrayBuffer | ArrayBufferView | object
+
+/** How long to wait between reconnection attempts. */
+export interface BackoffOptions {
+  /**
+   * The first jitter window.
+   * @defaultValue `500`
+   */
+  initialMs?: number | undefined
+  /**
+   * How much the window grows after each failed attempt.
+   * @defaultValue `2`
+   */
+  factor?: number | undefined
+  /**
+   * The largest window.
+   * @defaultValue `30000`
+   */
+  maxMs?: number | undefined
+  /**
+   * A connection that stayed open this long counts as healthy, so the next failure starts
+   * again from the first window (one event received counts as healthy too).
+   * @defaultValue `10000`
+   */
+  resetAfterMs?: number | undefined
+}
+
+/**
+ * How strictly received events are checked against `catalog`: `strict` validates every
+ * event and reports unknown types as invalid; `passthrough` validates known types and
+ * delivers unknown ones unchecked; `false` checks only the envelope's shape.
+ */
+export type ValidateMode = 'strict' | 'passthrough' | false
+
+/** Options of `connect()`. Every field is optional. */
 export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
   /**
-   * The catalog received events are validated against; it also types `on()`.
-   * @defaultValue `defaultCatalog`
+   * Validates received events against this catalog's schemas, through their Standard
+   * Schema interface. Without one, only the envelope's shape is checked; the catalog's
+   * types still flow from `connect<typeof catalog>(url)`, so the validator's code reaches
+   * the bundle only when you pass a catalog here.
+   * @defaultValue none
    */
   catalog?: C | undefined
   /**
-   * The connection to open.
-   * @defaultValue `'auto'`
+   * How strictly events are checked against `catalog`.
+   * @defaultValue `'strict'` with a catalog, `false` without
    */
-  transport?: TransportName | undefined
+  validate?: ValidateMode | undefined
   /**
-   * The HTTP method (`fetch` transport; `auto` switches to `fetch` for anything but GET).
+   * How to reach the stream: `fetchTransport`, `eventSourceTransport`,
+   * `webSocketTransport`, `pollingTransport` or `autoTransport`, imported from
+   * `taskwire/client`. Only the transports you import reach your bundle.
+   * @defaultValue `fetchTransport`: any method, headers and body, wherever `fetch` streams
+   *   (browsers, Node 20, Deno, Bun, workers)
+   */
+  transport?: Transport | undefined
+  /**
+   * The HTTP method (`fetch` transport; `autoTransport` picks `fetch` for anything but GET).
    * @defaultValue `'GET'`
    */
   method?: string | undefined
@@ -116,16 +163,15 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
    */
   headers?: HeadersValue | (() => HeadersValue | Promise<HeadersValue>) | undefined
   /**
-   * The request body (`fetch` transport), sent again on every attempt, so it must be
-   * replayable (a string, `URLSearchParams`, `FormData`, `Blob` or buffer, not a stream).
+   * The request body (`fetch` transport), sent again on every attempt.
    * @defaultValue none
    */
-  body?: BodyInit | undefined
+  body?: RequestBody | undefined
   /**
    * Whether cookies are sent; `include` also sets `withCredentials` on an `EventSource`.
    * @defaultValue `'same-origin'`
    */
-  credentials?: RequestCredentials | undefined
+  credentials?: Credentials | undefined
   /**
    * Aborting it closes the stream, like `close()`.
    * @defaultValue none
@@ -139,21 +185,33 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
   /**
    * Event types after which the client closes instead of reconnecting; `false` never closes
    * on an event.
-   * @defaultValue `terminalEventTypes` (`run.completed`, `run.failed`, `run.cancelled`)
+   * @defaultValue `run.completed`, `run.failed`, `run.cancelled`
    */
   closeOn?: readonly string[] | false | undefined
   /**
-   * The reconnection schedule, or `false` to close on the first drop.
+   * The reconnection schedule, or `false` to close on the first drop (with its error).
    * @defaultValue `{ initialMs: 500, factor: 2, maxMs: 30000, resetAfterMs: 10000 }`
    */
-  backoff?: Partial<BackoffOptions> | false | undefined
+  backoff?: BackoffOptions | false | undefined
   /**
-   * Silence longer than this (no data, no heartbeat comment) counts as a dead connection;
-   * the default is three 15-second server heartbeats. `false` turns the watchdog off. The
-   * `eventsource` transport cannot see comments, so it runs without a watchdog.
+   * How long an attempt may wait for the server to accept the stream (response headers,
+   * the WebSocket's first message, the first poll) before it counts as failed.
+   * @defaultValue `15000`
+   */
+  openTimeoutMs?: number | false | undefined
+  /**
+   * Silence longer than this (no data, no heartbeat comment) on an open stream counts as a
+   * dead connection; the default is three 15-second server heartbeats. `false` turns the
+   * watchdog off. The `eventsource` transport cannot see comments, so it has no watchdog.
    * @defaultValue `45000`
    */
   heartbeatTimeoutMs?: number | false | undefined
+  /**
+   * How long the connection stays up after the last subscriber leaves, so a subscriber that
+   * comes right back (React StrictMode, a route change) reuses it.
+   * @defaultValue `250`
+   */
+  lingerMs?: number | undefined
   /**
    * Time between two requests of the `polling` transport.
    * @defaultValue `1000`
@@ -165,18 +223,10 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
    */
   retryOn401?: boolean | undefined
   /**
-   * `strict` validates every event and reports unknown types as invalid; `passthrough`
-   * validates known types and delivers unknown ones to `on('*')` unchecked; `false` trusts
-   * the server and only parses JSON.
-   * @defaultValue `'strict'`
-   */
-  validate?: ValidateMode | undefined
-  /**
    * The most characters one SSE event may take on the wire (`fetch` and `websocket`
    * transports). A larger one ends the stream with an `event-too-large` error instead of
-   * growing memory without bound; reconnecting would only receive it again. `false` for no
-   * bound.
-   * @defaultValue `4194304` (4 Mi characters, 16 times the hub's default `maxEventBytes`)
+   * growing memory without bound. `false` for no bound.
+   * @defaultValue `4194304` (4 Mi characters)
    */
   maxEventChars?: number | false | undefined
   /**
@@ -219,123 +269,169 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
   onError?: ((error: unknown) => void) | undefined
 }
 
-/** The options with every default applied. */
-export interface ResolvedConnectOptions<C extends Catalog = Catalog> {
-  catalog: C
-  transport: TransportName
-  method: string
-  headers: () => Promise<Record<string, string>>
-  hasHeaders: boolean
-  body: BodyInit | undefined
-  credentials: RequestCredentials
-  signal: AbortSignal | undefined
-  lastEventId: string | null
-  closeOn: readonly string[]
-  backoff: BackoffOptions | false
-  heartbeatTimeoutMs: number | false
-  pollIntervalMs: number
-  retryOn401: boolean
+/** {@link ConnectOptions} with every default applied and checked. */
+export interface ResolvedConnectOptions {
+  /** The URL, as given. */
+  url: string
+  /** The catalog to validate with, if any. */
+  catalog: Catalog | undefined
+  /** How strictly to validate. */
   validate: ValidateMode
+  /** The transport. */
+  transport: Transport
+  /** The HTTP method, upper case. */
+  method: string
+  /** The headers of one attempt. */
+  headers: () => Promise<Record<string, string>>
+  /** Whether headers were given (EventSource cannot send them). */
+  hasHeaders: boolean
+  /** The request body. */
+  body: RequestBody | undefined
+  /** Whether cookies are sent. */
+  credentials: Credentials
+  /** Closes the stream when aborted. */
+  signal: AbortSignal | undefined
+  /** The first cursor. */
+  lastEventId: string | null
+  /** The types that end the stream. */
+  closeOn: ReadonlySet<string>
+  /** The reconnection schedule, or false. */
+  backoff: { [K in keyof BackoffOptions]-?: number } | false
+  /** The first-response timeout. */
+  openTimeoutMs: number | false
+  /** The silence watchdog. */
+  heartbeatTimeoutMs: number | false
+  /** The linger after the last subscriber. */
+  lingerMs: number
+  /** The polling interval. */
+  pollIntervalMs: number
+  /** Whether a 401 is retried once. */
+  retryOn401: boolean
+  /** The per-event bound. */
   maxEventChars: number | false
+  /** The iterator bound. */
   iteratorBufferSize: number
+  /** The fetch to use. */
   fetch: typeof fetch | undefined
+  /** The EventSource constructor. */
   EventSource: EventSourceConstructor | undefined
+  /** The WebSocket constructor. */
   WebSocket: WebSocketConstructor | undefined
+  /** The jitter source. */
   random: () => number
+  /** Where invalid events go. */
   onInvalid: ((error: TaskwireValidationError, message: EventMessage) => void) | undefined
+  /** Where errors go. */
   onError: (error: unknown) => void
 }
 
-/** The defaults of {@link ConnectOptions}, in one place. */
-export const DEFAULT_CONNECT_OPTIONS = Object.freeze({
-  /** Opens EventSource for a plain GET where it exists, fetch otherwise. */
-  transport: 'auto',
-  /** GET, as an `EventSource` does. */
-  method: 'GET',
-  /** Cookies for the page's own origin only. */
-  credentials: 'same-origin',
-  /** No resume point: the server sends what it has from the start. */
-  lastEventId: null,
-  /** `run.completed`, `run.failed`, `run.cancelled`. */
-  closeOn: terminalEventTypes,
-  /** 500 ms doubling up to 30 s, reset after 10 s of healthy connection. */
-  backoff: Object.freeze({
-    /** The first window. */
-    initialMs: 500,
-    /** Growth per failed attempt. */
-    factor: 2,
-    /** The largest window. */
-    maxMs: 30_000,
-    /** Open this long counts as healthy. */
-    resetAfterMs: 10_000,
-  }),
-  /** Three 15-second server heartbeats. */
-  heartbeatTimeoutMs: 45_000,
-  /** One poll a second. */
-  pollIntervalMs: 1000,
-  /** A 401 is final. */
-  retryOn401: false,
-  /** Every event validated; unknown types rejected. */
-  validate: 'strict',
-  /** Four mebi-characters per event. */
-  maxEventChars: 4 * 1024 * 1024,
-  /** Events an iterator may fall behind. */
-  iteratorBufferSize: 1000,
-} as const)
-
-function reportToConsole(error: unknown): void {
-  console.error('[taskwire]', error)
-}
-
 /**
- * Applies the defaults to connect options and normalizes headers into one async function.
+ * Applies the defaults to connect options and checks them, so a setup mistake fails at once
+ * rather than in a retry loop.
  *
+ * @param url - the stream's URL
  * @param options - what the caller passed
  * @returns every option, resolved
+ * @throws {@link taskwire!TaskwireError} `invalid-option` for a relative URL where there is no
+ *   page to resolve it against, an unknown transport, a transport that lacks what it needs,
+ *   or a number out of range
  */
-export function resolveConnectOptions<C extends Catalog>(
-  options: ConnectOptions<C>,
-): ResolvedConnectOptions<C> {
-  const d = DEFAULT_CONNECT_OPTIONS
+export function resolveConnectOptions(
+  url: string | URL,
+  options: ConnectOptions<Catalog>,
+): ResolvedConnectOptions {
   const headers = options.headers
   const global = globalThis as {
     fetch?: typeof fetch
     EventSource?: EventSourceConstructor
     WebSocket?: WebSocketConstructor
+    location?: { href: string }
   }
-  return {
-    catalog: options.catalog ?? (defaultCatalog as Catalog as C),
-    transport: options.transport ?? d.transport,
-    method: (options.method ?? d.method).toUpperCase(),
+  const backoff = options.backoff
+  const closeOn = options.closeOn
+  const o: ResolvedConnectOptions = {
+    url: String(url),
+    catalog: options.catalog,
+    validate: options.validate ?? (options.catalog ? 'strict' : false),
+    transport: options.transport ?? fetchTransport,
+    method: (options.method ?? 'GET').toUpperCase(),
     headers: async () => toRecord(typeof headers === 'function' ? await headers() : headers),
     hasHeaders: headers !== undefined,
     body: options.body,
-    credentials: options.credentials ?? d.credentials,
+    credentials: options.credentials ?? 'same-origin',
     signal: options.signal,
-    lastEventId: options.lastEventId === undefined ? d.lastEventId : options.lastEventId,
-    closeOn: options.closeOn === false ? [] : (options.closeOn ?? d.closeOn),
-    backoff: options.backoff === false ? false : { ...d.backoff, ...definedOnly(options.backoff ?? {}) },
-    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? d.heartbeatTimeoutMs,
-    pollIntervalMs: options.pollIntervalMs ?? d.pollIntervalMs,
-    retryOn401: options.retryOn401 ?? d.retryOn401,
-    validate: options.validate ?? d.validate,
-    maxEventChars: options.maxEventChars ?? d.maxEventChars,
-    iteratorBufferSize: options.iteratorBufferSize ?? d.iteratorBufferSize,
+    lastEventId: options.lastEventId ?? null,
+    closeOn: new Set(closeOn === false ? [] : (closeOn ?? terminalEventTypes)),
+    backoff:
+      backoff === false
+        ? false
+        : {
+            initialMs: backoff?.initialMs ?? 500,
+            factor: backoff?.factor ?? 2,
+            maxMs: backoff?.maxMs ?? 30_000,
+            resetAfterMs: backoff?.resetAfterMs ?? 10_000,
+          },
+    openTimeoutMs: options.openTimeoutMs ?? 15_000,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 45_000,
+    lingerMs: options.lingerMs ?? 250,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    retryOn401: options.retryOn401 ?? false,
+    maxEventChars: options.maxEventChars ?? 4 * 1024 * 1024,
+    iteratorBufferSize: options.iteratorBufferSize ?? 1000,
     fetch: options.fetch ?? (global.fetch ? global.fetch.bind(globalThis) : undefined),
     EventSource: options.EventSource ?? global.EventSource,
     WebSocket: options.WebSocket ?? global.WebSocket,
     random: options.random ?? Math.random,
     onInvalid: options.onInvalid,
-    onError: options.onError ?? reportToConsole,
+    onError: options.onError ?? ((error) => console.error('[taskwire]', error)),
   }
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+  const need = (ok: unknown, what: string): void => {
+    if (!ok) throw new TaskwireError('invalid-option', what)
+  }
+  need(
+    /^[a-z][a-z\d+.-]*:/i.test(o.url) || global.location,
+    `${o.url} is relative and there is no page to resolve it against; pass an absolute URL.`,
+  )
+  const transport = o.transport as Partial<Transport> | undefined
+  need(
+    typeof transport?.open === 'function' && typeof transport.check === 'function',
+    `transport must be a transport from taskwire/client (fetchTransport ...), got ${String(transport)}.`,
+  )
+  const missing = o.transport.check(o)
+  need(missing === undefined, missing ?? '')
+  need(
+    o.validate === false || (o.catalog && (o.validate === 'strict' || o.validate === 'passthrough')),
+    'validate takes strict or passthrough, with a catalog.',
+  )
+  if (o.backoff) {
+    const { initialMs, factor, maxMs, resetAfterMs } = o.backoff
+    need(
+      initialMs > 0 && factor >= 1 && maxMs >= initialMs && resetAfterMs >= 0,
+      'backoff takes initialMs > 0, factor >= 1, maxMs >= initialMs, resetAfterMs >= 0.',
+    )
+  }
+  for (const [name, value] of [
+    ['openTimeoutMs', o.openTimeoutMs],
+    ['heartbeatTimeoutMs', o.heartbeatTimeoutMs],
+    ['maxEventChars', o.maxEventChars],
+  ] as const) {
+    need(value === false || value > 0, `${name} must be > 0 or false.`)
+  }
+  need(
+    o.lingerMs >= 0 && o.pollIntervalMs >= 0 && o.iteratorBufferSize >= 1,
+    'lingerMs, pollIntervalMs must be >= 0, iteratorBufferSize >= 1.',
+  )
+  return o
 }
 
 function toRecord(value: HeadersValue | undefined): Record<string, string> {
-  if (value === undefined) return {}
-  if (typeof Headers !== 'undefined' && value instanceof Headers) return Object.fromEntries(value.entries())
+  const record: Record<string, string> = {}
+  if (value === undefined) return record
+  if (typeof (value as Headers).forEach === 'function') {
+    ;(value as Headers).forEach((v, k) => {
+      record[k] = v
+    })
+    return record
+  }
   return { ...(value as Record<string, string>) }
 }

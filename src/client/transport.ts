@@ -15,22 +15,7 @@ export type AttemptOutcome =
   | { type: 'retry'; error?: TaskwireError | undefined; retryAfterMs?: number | undefined }
   | { type: 'fatal'; error: TaskwireError }
 
-/** One response of the polling endpoint: `{ events, lastEventId, ended, reset? }`. */
-export interface PollBatch {
-  /** The envelopes after the cursor, in id order, not yet validated. */
-  events: unknown[]
-  /** The cursor to send as `since` next time. */
-  lastEventId: string | null
-  /** True when the stream has ended and nothing follows. */
-  ended: boolean
-  /**
-   * Set when the cursor fell out of the server's replay log: the whole state, which
-   * replaces the client's, folded up to `lastEventId`. Not yet validated.
-   */
-  reset?: unknown
-}
-
-/** What the client core gives a transport for one connection attempt. */
+/** What the client gives a transport for one connection attempt. */
 export interface TransportRequest {
   /** The URL the user passed to `connect()`. */
   url: string
@@ -67,12 +52,6 @@ export interface TransportSink {
    */
   message(message: EventMessage): void
   /**
-   * One response of the polling endpoint.
-   *
-   * @param batch - the events and the next cursor
-   */
-  poll(batch: PollBatch): void
-  /**
    * The attempt ended.
    *
    * @param outcome - why, and whether to reconnect
@@ -81,11 +60,28 @@ export interface TransportSink {
 }
 
 /**
- * A transport: opens one connection attempt, reports through the sink, and releases its
- * connection, listeners and timers when `request.signal` aborts.
+ * A way to reach a stream: `fetchTransport`, `eventSourceTransport`, `webSocketTransport`,
+ * `pollingTransport`, or `autoTransport` (the default). Each is a value of its own, so an
+ * app ships only the transports it passes to `connect()`.
  */
-export type Transport = (
-  request: TransportRequest,
-  sink: TransportSink,
-  options: ResolvedConnectOptions,
-) => void
+export interface Transport {
+  /** A name for messages and stats (`fetch`, `eventsource` ...). */
+  readonly name: string
+  /**
+   * Checks that the options give the transport what it needs (a constructor, `fetch`, a
+   * method it can send), when `connect()` is called.
+   *
+   * @param options - the resolved options
+   * @returns what is missing, or undefined when nothing is
+   */
+  check(options: ResolvedConnectOptions): string | undefined
+  /**
+   * Opens one connection attempt, reports through the sink, and releases its connection,
+   * listeners and timers when `request.signal` aborts.
+   *
+   * @param request - the URL, the cursor, the headers and the abort signal
+   * @param sink - where the attempt reports
+   * @param options - the resolved options
+   */
+  open(request: TransportRequest, sink: TransportSink, options: ResolvedConnectOptions): void
+}

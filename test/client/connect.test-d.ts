@@ -5,7 +5,11 @@ import { z } from 'zod'
 import {
   type ConnectionStatus,
   connect,
+  createRunStore,
   type EventSourceConstructor,
+  fetchTransport,
+  type Resync,
+  type RunStore,
   type StreamHandle,
   type StreamSnapshot,
   type WebSocketConstructor,
@@ -18,9 +22,11 @@ import {
   type RunState,
 } from '../../src/core/index.js'
 
+const EVENTS_URL = 'https://example.com/events'
+
 describe('connect() types', () => {
   it('types handlers by the default catalog', () => {
-    const stream = connect('/events')
+    const stream = connect(EVENTS_URL)
     expectTypeOf(stream).toEqualTypeOf<StreamHandle<DefaultCatalog>>()
     stream.on('agent.completed', (event) => {
       expectTypeOf(event.data.durationMs).toEqualTypeOf<number | undefined>()
@@ -39,18 +45,33 @@ describe('connect() types', () => {
       ...defaultCatalog.events,
       'deploy.promoted': z.object({ env: z.enum(['staging', 'prod']) }),
     })
-    const stream = connect('/events', { catalog })
+    const stream = connect(EVENTS_URL, { catalog })
     stream.on('deploy.promoted', (event) => {
       expectTypeOf(event.data.env).toEqualTypeOf<'staging' | 'prod'>()
     })
   })
 
-  it('exposes the store interface and state', () => {
-    const stream = connect('/events')
+  it('exposes the store interface, and the run state through createRunStore', () => {
+    const stream = connect(EVENTS_URL)
     expectTypeOf(stream.getSnapshot()).toEqualTypeOf<StreamSnapshot>()
+    expectTypeOf(stream.getServerSnapshot()).toEqualTypeOf<StreamSnapshot>()
+    expectTypeOf(stream.getSnapshot().resync).toEqualTypeOf<Resync | null>()
     expectTypeOf(stream.subscribe).toEqualTypeOf<(listener: () => void) => () => void>()
     expectTypeOf(stream.status).toEqualTypeOf<ConnectionStatus>()
-    expectTypeOf(stream.state).toEqualTypeOf<RunState>()
+    expectTypeOf<ConnectionStatus>().toEqualTypeOf<
+      'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'
+    >()
+    // @ts-expect-error: the handle no longer folds the run state
+    stream.state
+    const store = createRunStore(stream)
+    expectTypeOf(store).toEqualTypeOf<RunStore>()
+    expectTypeOf(store.getState()).toEqualTypeOf<RunState>()
+  })
+
+  it('takes transports as values, not names', () => {
+    connect(EVENTS_URL, { transport: fetchTransport })
+    // @ts-expect-error: a transport name is not a transport
+    connect(EVENTS_URL, { transport: 'fetch' })
   })
 
   it('accepts the eventsource package, ws and the DOM constructors', () => {
@@ -61,7 +82,7 @@ describe('connect() types', () => {
   })
 
   it('iterates typed events', async () => {
-    for await (const event of connect('/events')) {
+    for await (const event of connect(EVENTS_URL)) {
       expectTypeOf(event).toEqualTypeOf<EventOf<DefaultCatalog>>()
     }
   })

@@ -2,15 +2,18 @@ import { getEventListeners } from 'node:events'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../../src/client/connect.js'
 import type { ConnectOptions } from '../../src/client/options.js'
+import { createRunStore } from '../../src/client/run-store.js'
 import type { ConnectionStatus, StreamHandle } from '../../src/client/stream-handle.js'
+import { fetchTransport } from '../../src/client/transports/fetch.js'
 import {
   type DefaultCatalog,
+  defaultCatalog,
   initialRunState,
   isTaskwireError,
   TaskwireHttpError,
   TaskwireValidationError,
 } from '../../src/core/index.js'
-import { createFakeFetch, frame, progress } from './fakes.js'
+import { createFakeFetch, frame, progress, type StreamWithState, started } from './fakes.js'
 
 const tick = () => vi.advanceTimersByTimeAsync(0)
 
@@ -19,16 +22,16 @@ describe('connect over fetch', () => {
   let errors: unknown[]
   let handles: StreamHandle[]
 
-  function open(options: ConnectOptions<DefaultCatalog> = {}): StreamHandle {
+  function open(options: ConnectOptions<DefaultCatalog> = {}): StreamWithState {
     const handle = connect('https://api.test/jobs/1/events', {
-      transport: 'fetch',
+      transport: fetchTransport,
       fetch: server.fetch,
       random: () => 0.5,
       onError: (error) => errors.push(error),
       ...options,
     })
     handles.push(handle)
-    return handle
+    return started(handle)
   }
 
   function statuses(handle: StreamHandle): ConnectionStatus[] {
@@ -65,6 +68,50 @@ describe('connect over fetch', () => {
     expect(server.last.headers.accept).toBe('text/event-stream')
     expect(server.last.headers['last-event-id']).toBeUndefined()
     expect(errors).toEqual([])
+  })
+  it('folds events into a run store read without subscribing to it', async () => {
+    const handle = connect('https://api.test/jobs/1/events', {
+      transport: fetchTransport,
+      fetch: server.fetch,
+    })
+    handles.push(handle)
+    const store = createRunStore(handle)
+    handle.on('*', () => {})
+    await tick()
+    server.last.push(frame(1, 'agent.started', { role: 'tech-lead', name: 'Tech lead' }))
+    server.last.push(frame(2, 'agent.completed', { role: 'tech-lead', durationMs: 1250 }))
+    await tick()
+    expect(store.getState().agents['tech-lead']?.status).toBe('completed')
+  })
+
+  it('does nothing until its first subscriber and goes idle lingerMs after its last', async () => {
+    const handle = connect('https://api.test/jobs/1/events', {
+      transport: fetchTransport,
+      fetch: server.fetch,
+    })
+    handles.push(handle)
+    expect(handle.status).toBe('idle')
+    expect(handle.getServerSnapshot()).toMatchObject({ status: 'idle', lastEventId: null, error: null })
+    await tick()
+    expect(server.requests).toHaveLength(0)
+    const stop = handle.on('*', () => {})
+    expect(handle.status).toBe('connecting')
+    await tick()
+    expect(handle.status).toBe('open')
+    server.last.push(progress(1))
+    await tick()
+    stop()
+    await vi.advanceTimersByTimeAsync(249)
+    expect(handle.status).toBe('open')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(handle.status).toBe('idle')
+    expect(server.open).toBe(0)
+    expect(vi.getTimerCount()).toBe(0)
+    handle.on('*', () => {})
+    await tick()
+    expect(server.requests).toHaveLength(2)
+    expect(server.last.headers['last-event-id']).toBe('1')
+    expect(handle.status).toBe('open')
   })
 
   it('calls on("*") for every event, after the typed handlers', async () => {
@@ -186,13 +233,14 @@ describe('connect over fetch', () => {
     expect(server.requests).toHaveLength(4)
   })
 
-  it("uses the server's retry: value as the base delay", async () => {
+  it("waits the server's retry: value as a floor, plus the jitter window", async () => {
     open({ random: () => 0.5 })
     await tick()
     server.last.push('retry: 4000\n\n')
     await tick()
     server.last.end()
-    await vi.advanceTimersByTimeAsync(1999)
+    // 4000 + floor(0.5 × 500)
+    await vi.advanceTimersByTimeAsync(4249)
     expect(server.requests).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
     expect(server.requests).toHaveLength(2)
@@ -210,7 +258,8 @@ describe('connect over fetch', () => {
     expect(stream.error).toBeInstanceOf(TaskwireHttpError)
     expect((stream.error as TaskwireHttpError).status).toBe(503)
     expect((stream.error as TaskwireHttpError).retryAfterMs).toBe(7000)
-    await vi.advanceTimersByTimeAsync(6999)
+    // Retry-After is a floor: 7000 + floor(0.5 × 500) of jitter on top.
+    await vi.advanceTimersByTimeAsync(7249)
     expect(server.requests).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
     expect(server.requests).toHaveLength(2)
@@ -330,7 +379,6 @@ describe('connect over fetch', () => {
     expect(server.open).toBe(0)
     expect(vi.getTimerCount()).toBe(0)
   })
-
   it('closes after a snapshot of a run that already ended', async () => {
     const stream = open()
     await tick()
@@ -368,8 +416,10 @@ describe('connect over fetch', () => {
 
   it('times out an attempt whose response never comes', async () => {
     server.reply({ kind: 'hang' })
-    const stream = open({ heartbeatTimeoutMs: 10_000 })
-    await vi.advanceTimersByTimeAsync(10_000)
+    const stream = open({ openTimeoutMs: 10_000, heartbeatTimeoutMs: false })
+    await vi.advanceTimersByTimeAsync(9999)
+    expect(stream.status).toBe('connecting')
+    await vi.advanceTimersByTimeAsync(1)
     expect(stream.status).toBe('reconnecting')
     expect(stream.error?.code).toBe('timeout')
     expect(server.requests[0]?.released).toBe(true)
@@ -377,7 +427,10 @@ describe('connect over fetch', () => {
 
   it('skips an invalid event, reports it to onInvalid and goes on', async () => {
     const invalid: unknown[] = []
-    const stream = open({ onInvalid: (error, message) => invalid.push([error, message.id]) })
+    const stream = open({
+      catalog: defaultCatalog,
+      onInvalid: (error, message) => invalid.push([error, message.id]),
+    })
     const ids: string[] = []
     stream.on('*', (event) => ids.push(event.id))
     await tick()
@@ -422,7 +475,7 @@ describe('connect over fetch', () => {
   })
 
   it('delivers unknown types to on("*") in passthrough mode', async () => {
-    const stream = open({ validate: 'passthrough' })
+    const stream = open({ catalog: defaultCatalog, validate: 'passthrough' })
     const types: string[] = []
     stream.on('*', (event) => types.push(event.type))
     await tick()
@@ -433,7 +486,7 @@ describe('connect over fetch', () => {
   })
 
   it('skips schema checks when validate is false', async () => {
-    const stream = open({ validate: false })
+    const stream = open({ catalog: defaultCatalog, validate: false })
     const seen: unknown[] = []
     stream.on('*', (event) => seen.push(event.data))
     await tick()
@@ -557,6 +610,25 @@ describe('connect over fetch', () => {
     expect(server.last.headers['last-event-id']).toBe('41')
   })
 
+  it('closes with a network error on a clean end when backoff is false', async () => {
+    const stream = open({ backoff: false })
+    await tick()
+    server.last.end()
+    await tick()
+    expect(stream.status).toBe('closed')
+    expect(stream.error?.code).toBe('network')
+    expect(errors).toEqual([stream.error])
+  })
+
+  it('stops for good on a 2xx other than 200', async () => {
+    server.reply({ kind: 'status', status: 202 })
+    const stream = open()
+    await tick()
+    expect(stream.status).toBe('closed')
+    expect(stream.error?.code).toBe('http-status')
+    expect((stream.error as TaskwireHttpError).status).toBe(202)
+  })
+
   it('closes on the first drop when backoff is false', async () => {
     const stream = open({ backoff: false })
     await tick()
@@ -578,11 +650,13 @@ describe('a stream on a fake fetch', () => {
     vi.useRealTimers()
   })
   const open = () =>
-    connect('https://api.test/s', {
-      transport: 'fetch',
-      fetch: server.fetch,
-      onError: () => {},
-    })
+    started(
+      connect('https://api.test/s', {
+        transport: fetchTransport,
+        fetch: server.fetch,
+        onError: () => {},
+      }),
+    )
 
   describe('the store interface', () => {
     it('keeps the snapshot identity until something changes, and notifies once per chunk', async () => {
@@ -597,24 +671,46 @@ describe('a stream on a fake fetch', () => {
       const opened = stream.getSnapshot()
       expect(opened).not.toBe(first)
       expect(opened.status).toBe('open')
-      server.last.push(progress(1) + progress(2) + progress(3))
+      // The hub's first chunk, `retry:`, settles the resync (a change of its own). Counting
+      // starts after it: the first chunk's double notification is a test of its own below.
+      server.last.push('retry: 1000\n\n')
       await tick()
       expect(snapshots).toHaveLength(2)
+      expect(stream.getSnapshot().resync).toEqual({ kind: 'fresh' })
+      server.last.push(progress(1) + progress(2) + progress(3))
+      await tick()
+      expect(snapshots).toHaveLength(3)
       expect(stream.getSnapshot().lastEventId).toBe('3')
       server.last.push(': hb\n\n')
       await tick()
-      expect(snapshots).toHaveLength(2)
+      expect(snapshots).toHaveLength(3)
       server.last.push(progress(2))
       await tick()
-      expect(snapshots).toHaveLength(2)
+      expect(snapshots).toHaveLength(3)
       unsubscribe()
       server.last.push(progress(4))
       await tick()
-      expect(snapshots).toHaveLength(2)
+      expect(snapshots).toHaveLength(3)
       expect(stream.getSnapshot()).toMatchObject({ status: 'open', lastEventId: '4', error: null })
       stream.close()
       expect(stream.getSnapshot().status).toBe('closed')
     })
+  })
+  it('notifies once for the first chunk after an open, its resync included', async () => {
+    const stream = connect('https://api.test/s', {
+      transport: fetchTransport,
+      fetch: server.fetch,
+      onError: () => {},
+    })
+    const snapshots: unknown[] = []
+    stream.subscribe(() => snapshots.push(stream.getSnapshot()))
+    await tick()
+    const before = snapshots.length
+    server.last.push(progress(1) + progress(2))
+    await tick()
+    expect(snapshots.length - before).toBe(1)
+    expect(snapshots.at(-1)).toMatchObject({ lastEventId: '2', resync: { kind: 'fresh' } })
+    stream.close()
   })
 
   describe('async iteration', () => {
@@ -640,20 +736,27 @@ describe('a stream on a fake fetch', () => {
 
     it('fails a consumer that falls iteratorBufferSize events behind, without stopping the stream', async () => {
       const stream = connect('https://api.test/s', {
-        transport: 'fetch',
+        transport: fetchTransport,
         fetch: server.fetch,
         onError: () => {},
         iteratorBufferSize: 2,
       })
       const iterator = stream[Symbol.asyncIterator]()
+      // Another subscriber, which the slow iterator must not cut off.
+      const ids: string[] = []
+      stream.on('*', (event) => ids.push(event.id))
       await tick()
       server.last.push(progress(1) + progress(2) + progress(3))
       await tick()
       await expect(iterator.next()).resolves.toMatchObject({ value: { id: '1' } })
       await expect(iterator.next()).resolves.toMatchObject({ value: { id: '2' } })
       await expect(iterator.next()).rejects.toMatchObject({ code: 'slow-consumer' })
+      await vi.advanceTimersByTimeAsync(1000)
       expect(stream.status).toBe('open')
       expect(stream.lastEventId).toBe('3')
+      server.last.push(progress(4))
+      await tick()
+      expect(ids).toEqual(['1', '2', '3', '4'])
       stream.close()
     })
 

@@ -1,4 +1,13 @@
-import { type Envelope, encodeEvent, type Framing } from '../../src/core/index.js'
+import { createRunStore } from '../../src/client/run-store.js'
+import type { StreamHandle } from '../../src/client/stream-handle.js'
+import {
+  type Catalog,
+  type DefaultCatalog,
+  type Envelope,
+  encodeEvent,
+  type Framing,
+  type RunState,
+} from '../../src/core/index.js'
 
 const encoder = new TextEncoder()
 
@@ -135,4 +144,23 @@ export function createFakeFetch() {
       return open
     },
   }
+}
+
+/** A stream handle that also shows the run state a {@link createRunStore} folded from it. */
+export type StreamWithState<C extends Catalog = DefaultCatalog> = StreamHandle<C> & {
+  /** The run state folded from every event delivered since the handle was started. */
+  readonly state: RunState
+}
+
+/**
+ * Starts a handle the way an app renders a run: a `createRunStore` with one no-op
+ * subscriber, which keeps the handle connected, so tests read the run state as
+ * `stream.state`.
+ */
+export function started<C extends Catalog>(handle: StreamHandle<C>): StreamWithState<C> {
+  const store = createRunStore(handle)
+  store.subscribe(() => {})
+  // The handle's getters and methods close over its own variables, so an object that
+  // inherits from it reads and acts through to it.
+  return Object.create(handle, { state: { get: store.getState } }) as StreamWithState<C>
 }

@@ -25,4 +25,21 @@ describe('src/client imports', () => {
     }
     expect(offenders).toEqual([])
   })
+
+  it('exports what users call, not the internals', async () => {
+    const index = await import('../../src/client/index.js')
+    expect(Object.keys(index).sort()).toEqual([
+      'TaskwireError',
+      'TaskwireHttpError',
+      'TaskwireValidationError',
+      'autoTransport',
+      'connect',
+      'createRunStore',
+      'eventSourceTransport',
+      'fetchTransport',
+      'isTaskwireError',
+      'pollingTransport',
+      'webSocketTransport',
+    ])
+  })
 })

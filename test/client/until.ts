@@ -1,13 +1,13 @@
-import type { StreamHandle, StreamSnapshot } from '../../src/client/stream-handle.js'
-import type { Catalog } from '../../src/core/index.js'
+import type { StreamHandleBase, StreamSnapshot } from '../../src/client/stream-handle.js'
 
 /**
  * Resolves with the first snapshot that satisfies `predicate` (checked now and after every
  * change), or rejects after `timeoutMs` with the last snapshot seen, so a test fails instead
- * of hanging.
+ * of hanging. It counts as a subscriber while it waits: it connects an idle handle, and if it
+ * was the last subscriber, the handle goes idle `lingerMs` after it resolves.
  */
-export function until<C extends Catalog>(
-  handle: StreamHandle<C>,
+export function until(
+  handle: StreamHandleBase,
   predicate: (snapshot: StreamSnapshot) => boolean,
   timeoutMs = 10_000,
 ): Promise<StreamSnapshot> {

@@ -10,53 +10,56 @@ import { toWebSocketUrl } from '../url.js'
  * goes through the same decoder. Close codes carry what HTTP statuses carry on the other
  * transports: 1000 is a normal close (reconnect unless the run ended), 4000 + status for
  * the rest (4204 done, 4401, 4403, 4404 fatal, 4503 retry), 1013 retry later.
- *
- * @param request - the attempt: URL, cursor, abort signal
- * @param sink - where the attempt reports
- * @param options - the resolved connect options (the constructor)
  */
-export const websocketTransport: Transport = (request, sink, options) => {
-  const url = toWebSocketUrl(request.url)
-  const Socket = options.WebSocket as NonNullable<typeof options.WebSocket>
-  const socket: WebSocketLike = new Socket(url)
-  let opened = false
-  const decoder = new TextDecoder()
+export const webSocketTransport: Transport = {
+  name: 'websocket',
+  check: (options) =>
+    options.WebSocket
+      ? undefined
+      : 'No WebSocket constructor: pass one as `WebSocket` (the `ws` package in Node 20).',
+  open(request, sink, options) {
+    const url = toWebSocketUrl(request.url)
+    const Socket = options.WebSocket as NonNullable<typeof options.WebSocket>
+    const socket: WebSocketLike = new Socket(url)
+    let opened = false
+    const decoder = new TextDecoder()
 
-  socket.onopen = () => {
-    socket.send(JSON.stringify({ lastEventId: request.lastEventId() }))
-  }
-  socket.onmessage = (event) => {
-    // The server writes `retry:` first, so the first message is the stream's acceptance.
-    if (!opened) {
-      opened = true
-      sink.open()
+    socket.onopen = () => {
+      socket.send(JSON.stringify({ lastEventId: request.lastEventId() }))
     }
-    const data = event.data
-    if (typeof data === 'string') return sink.text(data)
-    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return sink.text(decoder.decode(data))
-    sink.activity()
-  }
-  socket.onclose = (event) => {
-    release()
-    sink.end(outcomeForClose(event.code, event.reason, url))
-  }
-  // A close event always follows an error event, and carries the code we need.
-  socket.onerror = () => {}
+    socket.onmessage = (event) => {
+      // The server writes `retry:` first, so the first message is the stream's acceptance.
+      if (!opened) {
+        opened = true
+        sink.open()
+      }
+      const data = event.data
+      if (typeof data === 'string') return sink.text(data)
+      if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return sink.text(decoder.decode(data))
+      sink.activity()
+    }
+    socket.onclose = (event) => {
+      release()
+      sink.end(outcomeForClose(event.code, event.reason, url))
+    }
+    // A close event always follows an error event, and carries the code we need.
+    socket.onerror = () => {}
 
-  let released = false
-  function release(): void {
-    if (released) return
-    released = true
-    request.signal.removeEventListener('abort', abort)
-    socket.onopen = null
-    socket.onmessage = null
-    socket.onclose = null
-  }
-  function abort(): void {
-    release()
-    socket.close(1000, 'client closed')
-  }
-  request.signal.addEventListener('abort', abort, { once: true })
+    let released = false
+    function release(): void {
+      if (released) return
+      released = true
+      request.signal.removeEventListener('abort', abort)
+      socket.onopen = null
+      socket.onmessage = null
+      socket.onclose = null
+    }
+    function abort(): void {
+      release()
+      socket.close(1000, 'client closed')
+    }
+    request.signal.addEventListener('abort', abort, { once: true })
+  },
 }
 
 /**

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../../../src/client/connect.js'
 import type { EventSourceMessageEvent } from '../../../src/client/options.js'
+import { autoTransport } from '../../../src/client/transports/auto.js'
+import { eventSourceTransport } from '../../../src/client/transports/eventsource.js'
 import type { TaskwireHttpError } from '../../../src/core/index.js'
-import { createFakeFetch, envelope } from '../fakes.js'
+import { createFakeFetch, envelope, started } from '../fakes.js'
 
 type Listener = (event: EventSourceMessageEvent) => void
 
@@ -51,7 +53,8 @@ class FakeEventSource {
     this.readyState = 1
     this.emit('open')
   }
-  send(id: number, type: string, data: unknown, named = true): void {
+  /** Dispatches a frame: data-only ones reach `message`, named ones only their name. */
+  send(id: number, type: string, data: unknown, named = false): void {
     const env = envelope(id, type, data)
     this.emit(named ? type : 'message', { data: JSON.stringify(env), lastEventId: String(id) })
   }
@@ -62,6 +65,7 @@ class FakeEventSource {
 }
 
 const tick = () => vi.advanceTimersByTimeAsync(0)
+const STREAM_URL = 'http://api.test/api/jobs/1/events'
 
 describe('connect over EventSource', () => {
   let errors: unknown[]
@@ -75,12 +79,15 @@ describe('connect over EventSource', () => {
   })
 
   function open(extra: Parameters<typeof connect>[1] = {}) {
-    return connect('/api/jobs/1/events', {
-      EventSource: FakeEventSource,
-      random: () => 0.5,
-      onError: (error) => errors.push(error),
-      ...extra,
-    })
+    return started(
+      connect(STREAM_URL, {
+        transport: autoTransport,
+        EventSource: FakeEventSource,
+        random: () => 0.5,
+        onError: (error) => errors.push(error),
+        ...extra,
+      }),
+    )
   }
 
   it('is what auto picks for a plain GET when a constructor exists', () => {
@@ -98,19 +105,25 @@ describe('connect over EventSource', () => {
     stream.close()
   })
 
-  it('listens to every catalog event name and to message, and delivers both framings', () => {
+  it('asks for data-only frames, listens to message only, and delivers every type', () => {
     const stream = open()
     const source = FakeEventSource.last
-    expect(source.listeners.has('message')).toBe(true)
-    expect(source.listeners.has('agent.completed')).toBe(true)
-    expect(source.listeners.has('run.completed')).toBe(true)
+    expect(source.url).toBe(`${STREAM_URL}?framing=data-only`)
+    expect(
+      [...source.listeners]
+        .filter(([, set]) => set.size > 0)
+        .map(([type]) => type)
+        .sort(),
+    ).toEqual(['error', 'message', 'open'])
     const ids: string[] = []
     stream.on('*', (event) => ids.push(event.id))
     source.open()
     expect(stream.status).toBe('open')
     source.send(1, 'task.created', { taskId: 'a' })
-    source.send(2, 'task.created', { taskId: 'b' }, false)
-    expect(ids).toEqual(['1', '2'])
+    source.send(2, 'task.created', { taskId: 'b' })
+    // A type outside any catalog still arrives, since data-only frames all reach `message`.
+    source.send(3, 'deploy.promoted', { env: 'prod' })
+    expect(ids).toEqual(['1', '2', '3'])
     expect(stream.state.tasks.map((task) => task.id)).toEqual(['a', 'b'])
     stream.close()
   })
@@ -125,8 +138,18 @@ describe('connect over EventSource', () => {
     expect(stream.status).toBe('reconnecting')
     await vi.advanceTimersByTimeAsync(250)
     expect(FakeEventSource.instances).toHaveLength(2)
-    expect(FakeEventSource.last.url).toBe('/api/jobs/1/events?lastEventId=7')
+    expect(FakeEventSource.last.url).toBe(`${STREAM_URL}?framing=data-only&lastEventId=7`)
     stream.close()
+  })
+
+  it('refuses at connect() what an EventSource cannot send', () => {
+    const options = { transport: eventSourceTransport, EventSource: FakeEventSource }
+    expect(() => connect(STREAM_URL, { ...options, method: 'POST' })).toThrowError(/GET/)
+    expect(() => connect(STREAM_URL, { ...options, body: 'x' })).toThrowError(/GET/)
+    expect(() =>
+      connect(STREAM_URL, { transport: eventSourceTransport, EventSource: undefined }),
+    ).toThrowError(/EventSource/)
+    expect(FakeEventSource.instances).toHaveLength(0)
   })
 
   it('sets withCredentials when credentials are included', () => {
@@ -165,7 +188,7 @@ describe('connect over EventSource', () => {
     const stream = open({ fetch: server.fetch })
     FakeEventSource.last.fail(2)
     await tick()
-    expect(server.requests[0]?.url).toBe('/api/jobs/1/events')
+    expect(server.requests[0]?.url).toBe(`${STREAM_URL}?framing=data-only`)
     expect(stream.status).toBe('closed')
     expect((stream.error as TaskwireHttpError).status).toBe(401)
   })
@@ -181,7 +204,10 @@ describe('connect over EventSource', () => {
     FakeEventSource.last.fail(2)
     await tick()
     expect(stream.status).toBe('reconnecting')
-    await vi.advanceTimersByTimeAsync(2000)
+    // Retry-After is a floor: 2000 + floor(0.5 × 500) of jitter on top.
+    await vi.advanceTimersByTimeAsync(2249)
+    expect(FakeEventSource.instances).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
     expect(FakeEventSource.instances).toHaveLength(2)
     stream.close()
   })

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../../../src/client/connect.js'
+import { pollingTransport } from '../../../src/client/transports/polling.js'
 import { initialRunState, type TaskwireHttpError } from '../../../src/core/index.js'
-import { createFakeFetch, envelope } from '../fakes.js'
+import { createFakeFetch, envelope, started } from '../fakes.js'
 
 const tick = () => vi.advanceTimersByTimeAsync(0)
 
@@ -16,14 +17,16 @@ describe('connect over polling', () => {
   })
 
   function open(extra: Parameters<typeof connect>[1] = {}) {
-    return connect('https://api.test/jobs/1/updates', {
-      transport: 'polling',
-      fetch: server.fetch,
-      pollIntervalMs: 1000,
-      random: () => 0.5,
-      onError: () => {},
-      ...extra,
-    })
+    return started(
+      connect('https://api.test/jobs/1/updates', {
+        transport: pollingTransport,
+        fetch: server.fetch,
+        pollIntervalMs: 1000,
+        random: () => 0.5,
+        onError: () => {},
+        ...extra,
+      }),
+    )
   }
 
   const page = (ids: number[], ended = false) => ({

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../../../src/client/connect.js'
 import type { WebSocketLike } from '../../../src/client/options.js'
+import { webSocketTransport } from '../../../src/client/transports/websocket.js'
 import type { TaskwireHttpError } from '../../../src/core/index.js'
-import { frame, progress } from '../fakes.js'
+import { frame, progress, started } from '../fakes.js'
 
 /** A scriptable WebSocket that records what the client sent and how it closed. */
 class FakeSocket implements WebSocketLike {
@@ -56,13 +57,15 @@ describe('connect over WebSocket', () => {
   })
 
   function open(extra: Parameters<typeof connect>[1] = {}) {
-    return connect('http://api.test/ws/runs/1', {
-      transport: 'websocket',
-      WebSocket: FakeSocket,
-      random: () => 0.5,
-      onError: () => {},
-      ...extra,
-    })
+    return started(
+      connect('http://api.test/ws/runs/1', {
+        transport: webSocketTransport,
+        WebSocket: FakeSocket,
+        random: () => 0.5,
+        onError: () => {},
+        ...extra,
+      }),
+    )
   }
 
   it('turns an http URL into ws and sends {lastEventId} first', () => {
@@ -126,7 +129,8 @@ describe('connect over WebSocket', () => {
     FakeSocket.last.serverClose(4503, '{"code":"stream-limit","retryAfterMs":3000}')
     expect(stream.status).toBe('reconnecting')
     expect((stream.error as TaskwireHttpError).retryAfterMs).toBe(3000)
-    await vi.advanceTimersByTimeAsync(2999)
+    // retryAfterMs is a floor: 3000 + floor(0.5 × 500) of jitter on top.
+    await vi.advanceTimersByTimeAsync(3249)
     expect(FakeSocket.instances).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
     expect(FakeSocket.instances).toHaveLength(2)
@@ -178,7 +182,7 @@ describe('connect over WebSocket', () => {
   })
 
   it('needs a WebSocket constructor', () => {
-    expect(() => connect('ws://x', { transport: 'websocket', WebSocket: undefined })).toThrowError(
+    expect(() => connect('ws://x', { transport: webSocketTransport, WebSocket: undefined })).toThrowError(
       /WebSocket constructor/,
     )
   })
