@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type ConnectionStatus, connect, type StreamHandle } from '../../src/client/index.js'
+import { type ConnectionStatus, connect, createRunStore, type StreamHandle } from '../../src/client/index.js'
 // In an app these come from 'taskwire', 'taskwire/server' and 'taskwire/client'; the demo
 // imports the sources so that `npm start` needs no build.
 import type { EventOf, RunState } from '../../src/core/index.js'
@@ -70,12 +70,14 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
 
   const execution = startRun()
   const client: StreamHandle = connect(`${origin}/runs/${execution.stream}/events`)
+  // Folds the events into the run state; created before the first subscriber so it sees them all.
+  const run = createRunStore(client)
   client.on('*', options.onEvent)
   const finished = new Promise<RunState>((resolve) => {
     client.onStatus((status) => {
       options.onStatus(status)
       // The client closes by itself after the run's terminal event.
-      if (status === 'closed') resolve(client.state)
+      if (status === 'closed') resolve(run.getState())
     })
   })
 

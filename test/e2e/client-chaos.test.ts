@@ -3,9 +3,17 @@ import { createServer, Socket } from 'node:net'
 import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { connect } from '../../src/client/connect.js'
-import type { ConnectOptions, TransportName } from '../../src/client/options.js'
-import type { DefaultCatalog, EventInput, EventType } from '../../src/core/index.js'
+import {
+  type ConnectOptions,
+  connect,
+  createRunStore,
+  eventSourceTransport,
+  fetchTransport,
+  pollingTransport,
+  type Transport,
+  webSocketTransport,
+} from '../../src/client/index.js'
+import { type DefaultCatalog, defaultCatalog, type EventInput, type EventType } from '../../src/core/index.js'
 import { createHub } from '../../src/server/hub.js'
 import type { Hub } from '../../src/server/types.js'
 import { type StreamServer, startStreamServer } from '../client/stream-server.js'
@@ -151,30 +159,36 @@ describe('the client under a network that cuts connections every 50 to 500 ms', 
     await hub.close()
   })
 
-  const transports: [TransportName, string, Partial<ConnectOptions<DefaultCatalog>>][] = [
-    ['eventsource', 'events', { EventSource }],
-    ['fetch', 'events', {}],
-    ['websocket', 'ws', { WebSocket }],
-    ['polling', 'poll', { pollIntervalMs: 25 }],
+  const transports: [string, Transport, string, Partial<ConnectOptions<DefaultCatalog>>][] = [
+    ['eventsource', eventSourceTransport, 'events', { EventSource }],
+    ['fetch', fetchTransport, 'events', {}],
+    ['websocket', webSocketTransport, 'ws', { WebSocket }],
+    ['polling', pollingTransport, 'poll', { pollIntervalMs: 25 }],
   ]
 
   it.each(transports)(
     'delivers %s events exactly once, in order, and folds the hub snapshot',
-    async (transport, route, extra) => {
+    async (name, transport, route, extra) => {
       const random = mulberry32(seed)
       const proxy = await startChaosProxy(server.port, random)
-      const stream = `chaos-${transport}`
+      const stream = `chaos-${name}`
       const ids: number[] = []
       const errors: unknown[] = []
       const started = performance.now()
       const client = connect(`http://127.0.0.1:${proxy.port}/${route}/${stream}`, {
         transport,
+        // Validates every event, so that stats().invalid below proves none was corrupted.
+        catalog: defaultCatalog,
         backoff: { initialMs: 20, maxMs: 250 },
         heartbeatTimeoutMs: 2000,
         random,
         onError: (error) => errors.push(error),
         ...extra,
       })
+      const run = createRunStore(client)
+      run.subscribe(() => {})
+      const resyncs: string[] = []
+      client.onResync((resync) => resyncs.push(resync.kind))
       // Ids are <epoch>-<seq>; the sequence counts every event of the stream from 1.
       client.on('*', (event) => ids.push(Number(event.id.slice(event.id.indexOf('-') + 1))))
       try {
@@ -189,17 +203,20 @@ describe('the client under a network that cuts connections every 50 to 500 ms', 
         expect(errors).toEqual([])
         expect(ids).toHaveLength(EVENTS + 1)
         expect(ids.every((id, index) => id === index + 1)).toBe(true)
-        expect(client.state).toEqual(await hub.snapshot(stream))
-        expect(client.state.status).toBe('completed')
+        expect(run.getState()).toEqual(await hub.snapshot(stream))
+        expect(run.getState().status).toBe('completed')
+        // The replay log holds the whole run: every reconnection continues it, none resets it.
+        expect(resyncs[0]).toBe('fresh')
+        expect(resyncs.filter((kind) => kind !== 'replayed' && kind !== 'resumed')).toEqual(['fresh'])
         const stats = client.stats()
         expect(proxy.cuts).toBeGreaterThan(0)
         // A streaming transport holds its connection for the whole run, so every cut forces a
         // reconnect. A polling client holds one only while a request is in flight: a cut that
         // lands between two polls (or on an idle keep-alive socket) costs it nothing.
-        if (transport !== 'polling') expect(stats.reconnects).toBeGreaterThan(0)
+        if (name !== 'polling') expect(stats.reconnects).toBeGreaterThan(0)
         expect(stats.invalid).toBe(0)
         console.info(
-          `[chaos] ${transport}: ${EVENTS + 1} events in ${elapsedMs} ms, ${proxy.cuts} cuts, ` +
+          `[chaos] ${name}: ${EVENTS + 1} events in ${elapsedMs} ms, ${proxy.cuts} cuts, ` +
             `${stats.attempts} attempts, ${stats.reconnects} reconnects, ${stats.duplicates} duplicates dropped`,
         )
       } finally {

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { build } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TransportName } from '../../src/client/options.js'
 import type { RunState } from '../../src/core/index.js'
 import { createHub } from '../../src/server/hub.js'
 import type { Hub } from '../../src/server/types.js'
@@ -72,8 +71,11 @@ describe('the client bundle in Chromium', () => {
     if (dir) await rm(dir, { recursive: true, force: true })
   })
 
-  /** Starts connect() in the page; resolves when the page's stream closes. */
-  function runInPage(path: string, transport: TransportName, method = 'GET'): Promise<PageResult> {
+  /**
+   * Starts connect() in the page with the transport exported under `transport` (say,
+   * `fetchTransport`); resolves when the page's stream closes.
+   */
+  function runInPage(path: string, transport: string, method = 'GET'): Promise<PageResult> {
     return page.evaluate(
       ({ url, transport, method }) => {
         type Handle = {
@@ -81,24 +83,28 @@ describe('the client bundle in Chromium', () => {
           onStatus(fn: (status: string) => void): void
           subscribe(fn: () => void): void
           status: string
-          state: unknown
           error: { code: string; status?: number } | null
           stats(): { attempts: number; reconnects: number }
         }
         const w = window as unknown as {
-          taskwire: { connect(url: string, options: object): Handle }
+          taskwire: {
+            connect(url: string, options: object): Handle
+            createRunStore(handle: Handle): { getState(): unknown; subscribe(fn: () => void): void }
+          } & Record<string, unknown>
           current?: Handle
         }
         const ids: number[] = []
         const statuses: string[] = []
         const stream = w.taskwire.connect(url, {
-          transport,
+          transport: w.taskwire[transport],
           method,
           backoff: { initialMs: 20, maxMs: 200 },
           pollIntervalMs: 30,
           onError: () => {},
         })
         w.current = stream
+        const run = w.taskwire.createRunStore(stream)
+        run.subscribe(() => {})
         // Ids are <epoch>-<seq>; the sequence counts every event of the stream from 1.
         stream.on('*', (event) => ids.push(Number(event.id.slice(event.id.indexOf('-') + 1))))
         stream.onStatus((status) => statuses.push(status))
@@ -106,7 +112,7 @@ describe('the client bundle in Chromium', () => {
           const done = () => {
             if (stream.status !== 'closed') return
             const error = stream.error ? { code: stream.error.code, status: stream.error.status } : null
-            resolve({ ids, state: stream.state, error, statuses, stats: stream.stats() } as never)
+            resolve({ ids, state: run.getState(), error, statuses, stats: stream.stats() } as never)
           }
           stream.subscribe(done)
           done()
@@ -121,22 +127,59 @@ describe('the client bundle in Chromium', () => {
   }
 
   it('builds for the browser platform without Node built-ins, within a size bound', () => {
-    // zod (pulled in by the catalog) dominates; the client's own code is the second number.
-    // zod imported as a namespace: `import { z }` pulls in every locale and quadruples this.
-    expect(bundleBytes).toBeLessThan(160_000)
+    // The client validates through a catalog's Standard Schema interface, so the whole entry,
+    // every transport included, stays near its own code's size with zod bundled or not.
+    expect(bundleBytes).toBeLessThan(40_000)
     expect(ownBytes).toBeLessThan(40_000)
     console.info(`[chromium] client bundle: ${bundleBytes} bytes minified with zod, ${ownBytes} without`)
   })
 
+  it('ships only the transport an app imports, and no zod until it passes a catalog', async () => {
+    /** The files an app ships that imports `names` from the client (and `core` from the core entry). */
+    const shipped = async (names: string[], core: string[] = []) => {
+      const result = await build({
+        stdin: {
+          contents: `export { ${names.join(', ')} } from './src/client/index.ts'\n${core.length > 0 ? `export { ${core.join(', ')} } from './src/core/index.ts'` : ''}`,
+          resolveDir: process.cwd(),
+          loader: 'ts',
+        },
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        minify: true,
+        write: false,
+        metafile: true,
+        logLevel: 'silent',
+      })
+      const inputs = Object.values(result.metafile.outputs)[0]?.inputs ?? {}
+      return Object.entries(inputs)
+        .filter(([, input]) => input.bytesInOutput > 0)
+        .map(([path]) => path.replace(/\\/g, '/'))
+    }
+    const lean = await shipped(['connect', 'fetchTransport'])
+    expect(lean.filter((path) => path.includes('/zod/'))).toEqual([])
+    expect(lean.filter((path) => /transports\/(?!fetch)/.test(path))).toEqual([])
+    expect(lean.some((path) => path.endsWith('transports/fetch.ts'))).toBe(true)
+    // The checks above can see zod and the other transports: without this they would prove nothing.
+    const full = await shipped(
+      ['connect', 'autoTransport', 'webSocketTransport', 'pollingTransport'],
+      ['defaultCatalog'],
+    )
+    expect(
+      full.filter((path) => /transports\/(auto|eventsource|websocket|polling)\.ts$/.test(path)),
+    ).toHaveLength(4)
+    expect(full.some((path) => path.includes('/zod/'))).toBe(true)
+  })
+
   it.each([
-    ['eventsource', 'events', 'GET'],
-    ['fetch', 'events', 'POST'],
-    ['websocket', 'ws', 'GET'],
-    ['polling', 'poll', 'GET'],
+    ['eventsource', 'eventSourceTransport', 'events', 'GET'],
+    ['fetch', 'fetchTransport', 'events', 'POST'],
+    ['websocket', 'webSocketTransport', 'ws', 'GET'],
+    ['polling', 'pollingTransport', 'poll', 'GET'],
   ] as const)(
     'receives a run over %s exactly once across server-side drops',
-    async (transport, route, method) => {
-      const stream = `browser-${transport}`
+    async (name, transport, route, method) => {
+      const stream = `browser-${name}`
       const result = runInPage(`/${route}/${stream}`, transport, method)
       await page.waitForFunction(
         () => (window as unknown as { current?: { status: string } }).current?.status === 'open',
@@ -153,13 +196,13 @@ describe('the client bundle in Chromium', () => {
       expect(final.ids).toEqual(Array.from({ length: EVENTS + 1 }, (_, i) => i + 1))
       expect(final.state).toEqual(await hub.snapshot(stream))
       expect(final.statuses.at(-1)).toBe('closed')
-      if (transport !== 'polling') expect(final.stats.reconnects).toBeGreaterThanOrEqual(1)
+      if (name !== 'polling') expect(final.stats.reconnects).toBeGreaterThanOrEqual(1)
     },
     30_000,
   )
 
   it('stops on a 401 even though a browser EventSource hides the status', async () => {
-    const final = await runInPage('/secure/job-1', 'eventsource')
+    const final = await runInPage('/secure/job-1', 'eventSourceTransport')
     expect(final.error).toEqual({ code: 'unauthorized', status: 401 })
     expect(final.stats.attempts).toBe(1)
     expect(await pageStatus()).toBe('closed')

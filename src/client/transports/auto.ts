@@ -9,10 +9,9 @@ const pick = (options: ResolvedConnectOptions): Transport =>
     : fetchTransport
 
 /**
- * The default transport: a native `EventSource` for a plain GET without headers where one
- * exists (it reconnects through browser-managed connections and HTTP/2), `fetch` otherwise
- * (any method, headers, body). Import `fetchTransport` or `eventSourceTransport` instead to
- * ship only one of the two.
+ * Picks a transport per connection: a native `EventSource` for a plain GET without headers
+ * where one exists, `fetch` otherwise (any method, headers, body). It ships both; import
+ * `fetchTransport` (the default) or `eventSourceTransport` to ship only one.
  */
 export const autoTransport: Transport = {
   name: 'auto',

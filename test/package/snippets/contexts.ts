@@ -189,7 +189,7 @@ const CONTEXTS: Record<string, Context> = {
   },
   /**
    * Client code against a running stream: `url` (and `wsUrl`) serve a finished run, relative
-   * URLs resolve against it as in a page, and `stream` is a connection to it.
+   * URLs resolve against it as in a page, and `stream` is a handle on it (inert until subscribed).
    */
   client: {
     before: [
