@@ -20,11 +20,30 @@ export type ConnectionStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' |
  *   outside the stream. `reason` says which.
  */
 export type Resync =
-  | { readonly kind: 'fresh' }
-  | { readonly kind: 'resumed' }
-  | { readonly kind: 'replayed'; readonly events: number }
-  | { readonly kind: 'snapshot' }
-  | { readonly kind: 'reset'; readonly reason: string }
+  | {
+      /** The first connection, without a cursor. */
+      readonly kind: 'fresh'
+    }
+  | {
+      /** Reconnected after the cursor; nothing was missed and nothing replayed. */
+      readonly kind: 'resumed'
+    }
+  | {
+      /** Reconnected after the cursor; the server replayed what was missed. */
+      readonly kind: 'replayed'
+      /** How many events the server replayed in its first write. */
+      readonly events: number
+    }
+  | {
+      /** The server sent its state first. */
+      readonly kind: 'snapshot'
+    }
+  | {
+      /** The state was replaced. */
+      readonly kind: 'reset'
+      /** `cursor-expired`, `cursor-unknown` or `snapshot-too-large`. */
+      readonly reason: string
+    }
 
 /**
  * Everything a view renders about the connection, as one immutable value. A new object is

@@ -11,9 +11,24 @@ import type { ResolvedConnectOptions } from './options.js'
  *   with the error.
  */
 export type AttemptOutcome =
-  | { type: 'done' }
-  | { type: 'retry'; error?: TaskwireError | undefined; retryAfterMs?: number | undefined }
-  | { type: 'fatal'; error: TaskwireError }
+  | {
+      /** The stream is over. */
+      type: 'done'
+    }
+  | {
+      /** Reconnect after the backoff. */
+      type: 'retry'
+      /** Why the attempt failed, when it did. */
+      error?: TaskwireError | undefined
+      /** How long the server asked to wait. */
+      retryAfterMs?: number | undefined
+    }
+  | {
+      /** Give up. */
+      type: 'fatal'
+      /** Why. */
+      error: TaskwireError
+    }
 
 /** What the client gives a transport for one connection attempt. */
 export interface TransportRequest {
