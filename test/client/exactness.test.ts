@@ -1,50 +1,31 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { MAX_SERVER_DELAY_MS } from '../../src/client/backoff.js'
-import { connect } from '../../src/client/connect.js'
 import type { ConnectOptions } from '../../src/client/options.js'
 import type { StreamHandle } from '../../src/client/stream-handle.js'
-import { fetchTransport } from '../../src/client/transports/fetch.js'
 import type { DefaultCatalog } from '../../src/core/index.js'
-import { createFakeFetch } from './fakes.js'
+import { fakeFetchSuite } from './fakes.js'
 
 const tick = () => vi.advanceTimersByTimeAsync(0)
 
 describe('no server value makes the client hammer', () => {
-  let server: ReturnType<typeof createFakeFetch>
-  let handles: StreamHandle[]
+  const suite = fakeFetchSuite()
 
   function watch(options: ConnectOptions<DefaultCatalog> = {}): StreamHandle {
-    const handle = connect('https://api.test/jobs/1/events', {
-      transport: fetchTransport,
-      fetch: server.fetch,
-      onError: () => {},
-      ...options,
-    })
+    const handle = suite.connect(options)
     handle.subscribe(() => {})
-    handles.push(handle)
     return handle
   }
-
-  beforeEach(() => {
-    vi.useFakeTimers()
-    server = createFakeFetch()
-    handles = []
-  })
-  afterEach(() => {
-    for (const handle of handles) handle.close()
-    vi.useRealTimers()
-  })
 
   it('treats retry: as a floor, with the jitter on top, never below', async () => {
     watch({ random: () => 0 })
     await tick()
-    server.last.push('retry: 2000\n\n')
+    suite.server.last.push('retry: 2000\n\n')
     await tick()
-    server.last.end()
+    suite.server.last.end()
     await vi.advanceTimersByTimeAsync(1999)
-    expect(server.requests).toHaveLength(1)
+    expect(suite.server.requests).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
-    expect(server.requests).toHaveLength(2)
+    expect(suite.server.requests).toHaveLength(2)
   })
 
   it('keeps backoff growing when the server sends retry: 0', async () => {
@@ -53,17 +34,17 @@ describe('no server value makes the client hammer', () => {
     for (let step = 0; step < 40; step++) {
       await tick()
       // Each new attempt is told retry: 0 and dropped at once, as a hostile server would.
-      if (server.requests.length > answered) {
-        answered = server.requests.length
-        server.last.push('retry: 0\n\n')
+      if (suite.server.requests.length > answered) {
+        answered = suite.server.requests.length
+        suite.server.last.push('retry: 0\n\n')
         await tick()
-        server.last.end()
+        suite.server.last.end()
       }
       await vi.advanceTimersByTimeAsync(250)
     }
     // 10 s of windows doubling from 500 ms: a handful of attempts, not thousands.
-    expect(server.requests.length).toBeGreaterThanOrEqual(4)
-    expect(server.requests.length).toBeLessThanOrEqual(7)
+    expect(suite.server.requests.length).toBeGreaterThanOrEqual(4)
+    expect(suite.server.requests.length).toBeLessThanOrEqual(7)
   })
 
   it.each([
@@ -71,64 +52,51 @@ describe('no server value makes the client hammer', () => {
     ['a Retry-After date years away', { 'retry-after': 'Fri, 01 Jan 2100 00:00:00 GMT' }],
   ])('clamps %s to five minutes instead of firing at once', async (_, headers) => {
     const warnings = vi.spyOn(process, 'emitWarning')
-    server.reply({ kind: 'status', status: 503, headers: { 'content-type': 'application/json', ...headers } })
+    suite.server.reply({
+      kind: 'status',
+      status: 503,
+      headers: { 'content-type': 'application/json', ...headers },
+    })
     watch({ random: () => 0 })
     await vi.advanceTimersByTimeAsync(MAX_SERVER_DELAY_MS - 1)
-    expect(server.requests).toHaveLength(1)
+    expect(suite.server.requests).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
-    expect(server.requests).toHaveLength(2)
+    expect(suite.server.requests).toHaveLength(2)
     expect(warnings).not.toHaveBeenCalled()
   })
 
   it('clamps a retry: larger than a timer can hold', async () => {
     watch({ random: () => 0 })
     await tick()
-    server.last.push('retry: 9999999999999\n\n')
+    suite.server.last.push('retry: 9999999999999\n\n')
     await tick()
-    server.last.end()
+    suite.server.last.end()
     await vi.advanceTimersByTimeAsync(MAX_SERVER_DELAY_MS - 1)
-    expect(server.requests).toHaveLength(1)
+    expect(suite.server.requests).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
-    expect(server.requests).toHaveLength(2)
+    expect(suite.server.requests).toHaveLength(2)
   })
 })
 
 describe('connection failures the spec names', () => {
-  let server: ReturnType<typeof createFakeFetch>
-  let handle: StreamHandle | undefined
-
-  beforeEach(() => {
-    vi.useFakeTimers()
-    server = createFakeFetch()
-  })
-  afterEach(() => {
-    handle?.close()
-    vi.useRealTimers()
-  })
+  const suite = fakeFetchSuite()
 
   it.each([[201], [210], [299]])('fails the connection on a %i, without reconnecting', async (status) => {
-    server.reply({ kind: 'status', status, headers: { 'content-type': 'text/event-stream' } })
-    handle = connect('https://api.test/e', {
-      transport: fetchTransport,
-      fetch: server.fetch,
-      onError: () => {},
-    })
+    suite.server.reply({ kind: 'status', status, headers: { 'content-type': 'text/event-stream' } })
+    const handle = suite.connect()
     handle.subscribe(() => {})
     await vi.advanceTimersByTimeAsync(60_000)
-    expect(server.requests).toHaveLength(1)
+    expect(suite.server.requests).toHaveLength(1)
     expect(handle.status).toBe('closed')
     expect(handle.error).toMatchObject({ code: 'http-status', status })
   })
 
   it('gives up on an attempt whose response never comes after openTimeoutMs, and retries', async () => {
-    server.reply({ kind: 'hang' })
-    handle = connect('https://api.test/e', {
-      transport: fetchTransport,
-      fetch: server.fetch,
+    suite.server.reply({ kind: 'hang' })
+    const handle = suite.connect({
       openTimeoutMs: 2000,
       heartbeatTimeoutMs: false,
       random: () => 0,
-      onError: () => {},
     })
     handle.subscribe(() => {})
     await vi.advanceTimersByTimeAsync(1999)
@@ -136,21 +104,16 @@ describe('connection failures the spec names', () => {
     await vi.advanceTimersByTimeAsync(1)
     expect(handle.status).toBe('reconnecting')
     expect(handle.error).toMatchObject({ code: 'timeout' })
-    expect(server.requests[0]?.released).toBe(true)
+    expect(suite.server.requests[0]?.released).toBe(true)
     await vi.advanceTimersByTimeAsync(1)
-    expect(server.requests).toHaveLength(2)
+    expect(suite.server.requests).toHaveLength(2)
   })
 
   it('keeps the reason when it closes on a drop with backoff off', async () => {
-    handle = connect('https://api.test/e', {
-      transport: fetchTransport,
-      fetch: server.fetch,
-      backoff: false,
-      onError: () => {},
-    })
+    const handle = suite.connect({ backoff: false })
     handle.subscribe(() => {})
     await tick()
-    server.last.end()
+    suite.server.last.end()
     await tick()
     expect(handle.status).toBe('closed')
     expect(handle.error).toMatchObject({ code: 'network' })

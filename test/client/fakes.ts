@@ -1,5 +1,9 @@
+import { afterEach, beforeEach, vi } from 'vitest'
+import { connect } from '../../src/client/connect.js'
+import type { ConnectOptions } from '../../src/client/options.js'
 import { createRunStore } from '../../src/client/run-store.js'
 import type { StreamHandle } from '../../src/client/stream-handle.js'
+import { fetchTransport } from '../../src/client/transports/fetch.js'
 import {
   type Catalog,
   type DefaultCatalog,
@@ -163,4 +167,42 @@ export function started<C extends Catalog>(handle: StreamHandle<C>): StreamWithS
   // The handle's getters and methods close over its own variables, so an object that
   // inherits from it reads and acts through to it.
   return Object.create(handle, { state: { get: store.getState } }) as StreamWithState<C>
+}
+
+/**
+ * Sets up each test of a suite with fake timers and a fake fetch, and gives it handles on
+ * that fetch (fetch transport, errors swallowed) that are closed after the test.
+ *
+ * @param defaults - options every handle of the suite gets, under the test's own
+ * @returns the current test's fake server, and a way to open handles on it
+ */
+export function fakeFetchSuite(defaults: ConnectOptions<DefaultCatalog> = {}) {
+  let server = createFakeFetch()
+  const handles: StreamHandle[] = []
+  beforeEach(() => {
+    vi.useFakeTimers()
+    server = createFakeFetch()
+  })
+  afterEach(() => {
+    for (const handle of handles.splice(0)) handle.close()
+    vi.useRealTimers()
+  })
+  return {
+    /** The current test's fake server. */
+    get server() {
+      return server
+    },
+    /** A handle on the fake server, not yet watched. */
+    connect(options: ConnectOptions<DefaultCatalog> = {}): StreamHandle {
+      const handle = connect('https://api.test/jobs/1/events', {
+        transport: fetchTransport,
+        fetch: server.fetch,
+        onError: () => {},
+        ...defaults,
+        ...options,
+      })
+      handles.push(handle)
+      return handle
+    },
+  }
 }

@@ -1,39 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../../src/client/connect.js'
-import type { ConnectOptions } from '../../src/client/options.js'
 import { createRunStore } from '../../src/client/run-store.js'
 import type { Resync, StreamHandle } from '../../src/client/stream-handle.js'
 import { fetchTransport } from '../../src/client/transports/fetch.js'
-import { type DefaultCatalog, isTaskwireError } from '../../src/core/index.js'
-import { createFakeFetch, frame } from './fakes.js'
+import { isTaskwireError } from '../../src/core/index.js'
+import { createFakeFetch, fakeFetchSuite, frame } from './fakes.js'
 
 const tick = () => vi.advanceTimersByTimeAsync(0)
 
 describe('a stream handle is a store that is inert until watched', () => {
-  let server: ReturnType<typeof createFakeFetch>
-  let handles: StreamHandle[]
-
-  function open(options: ConnectOptions<DefaultCatalog> = {}): StreamHandle {
-    const handle = connect('https://api.test/jobs/1/events', {
-      transport: fetchTransport,
-      fetch: server.fetch,
-      random: () => 0.5,
-      onError: () => {},
-      ...options,
-    })
-    handles.push(handle)
-    return handle
-  }
-
-  beforeEach(() => {
-    vi.useFakeTimers()
-    server = createFakeFetch()
-    handles = []
-  })
-  afterEach(() => {
-    for (const handle of handles) handle.close()
-    vi.useRealTimers()
-  })
+  const suite = fakeFetchSuite({ random: () => 0.5 })
+  const open = suite.connect
 
   it('opens no connection when created, and exactly one for its first subscriber', async () => {
     const stream = open()
@@ -41,14 +18,14 @@ describe('a stream handle is a store that is inert until watched', () => {
     stream.tap((event) => tapped.push(event.id))
     stream.getSnapshot()
     await vi.advanceTimersByTimeAsync(5000)
-    expect(server.requests).toHaveLength(0)
+    expect(suite.server.requests).toHaveLength(0)
     expect(stream.status).toBe('idle')
     const stop = stream.on('*', () => {})
     stream.subscribe(() => {})
     await tick()
-    expect(server.requests).toHaveLength(1)
+    expect(suite.server.requests).toHaveLength(1)
     expect(stream.status).toBe('open')
-    server.last.push(frame(1, 'task.created', { taskId: 'a' }))
+    suite.server.last.push(frame(1, 'task.created', { taskId: 'a' }))
     await tick()
     expect(tapped).toEqual(['1'])
     stop()
@@ -61,8 +38,8 @@ describe('a stream handle is a store that is inert until watched', () => {
     first()
     const second = stream.subscribe(() => {})
     await vi.advanceTimersByTimeAsync(1000)
-    expect(server.requests).toHaveLength(1)
-    expect(server.last.released).toBe(false)
+    expect(suite.server.requests).toHaveLength(1)
+    expect(suite.server.last.released).toBe(false)
     expect(stream.status).toBe('open')
     second()
   })
@@ -71,20 +48,20 @@ describe('a stream handle is a store that is inert until watched', () => {
     const stream = open({ lingerMs: 100 })
     const stop = stream.on('task.created', () => {})
     await tick()
-    server.last.push(frame(7, 'task.created', { taskId: 'a' }))
+    suite.server.last.push(frame(7, 'task.created', { taskId: 'a' }))
     await tick()
     stop()
     await vi.advanceTimersByTimeAsync(99)
-    expect(server.last.released).toBe(false)
+    expect(suite.server.last.released).toBe(false)
     await vi.advanceTimersByTimeAsync(1)
-    expect(server.last.released).toBe(true)
+    expect(suite.server.last.released).toBe(true)
     expect(stream.status).toBe('idle')
     expect(stream.error).toBeNull()
-    expect(server.open).toBe(0)
+    expect(suite.server.open).toBe(0)
     stream.subscribe(() => {})
     await tick()
-    expect(server.requests).toHaveLength(2)
-    expect(server.last.headers['last-event-id']).toBe('7')
+    expect(suite.server.requests).toHaveLength(2)
+    expect(suite.server.last.headers['last-event-id']).toBe('7')
     expect(stream.status).toBe('open')
   })
 
@@ -94,11 +71,13 @@ describe('a stream handle is a store that is inert until watched', () => {
       for await (const event of stream) if (event.id === '2') break
     })()
     await tick()
-    expect(server.requests).toHaveLength(1)
-    server.last.push(frame(1, 'task.created', { taskId: 'a' }) + frame(2, 'task.created', { taskId: 'b' }))
+    expect(suite.server.requests).toHaveLength(1)
+    suite.server.last.push(
+      frame(1, 'task.created', { taskId: 'a' }) + frame(2, 'task.created', { taskId: 'b' }),
+    )
     await loop
     await tick()
-    expect(server.last.released).toBe(true)
+    expect(suite.server.last.released).toBe(true)
     expect(stream.status).toBe('idle')
   })
 
@@ -125,8 +104,8 @@ describe('a stream handle is a store that is inert until watched', () => {
     expect(stream.status).toBe('closed')
     stream.on('*', () => {})
     await vi.advanceTimersByTimeAsync(60_000)
-    expect(server.requests).toHaveLength(1)
-    expect(server.open).toBe(0)
+    expect(suite.server.requests).toHaveLength(1)
+    expect(suite.server.open).toBe(0)
   })
 
   it('folds events into a run store that keeps its state identity between changes', async () => {
@@ -136,7 +115,7 @@ describe('a stream handle is a store that is inert until watched', () => {
     let notified = 0
     run.subscribe(() => notified++)
     await tick()
-    server.last.push(
+    suite.server.last.push(
       frame(1, 'task.created', { taskId: 'a', title: 'A' }) +
         frame(2, 'task.status', { taskId: 'a', status: 'completed' }),
     )
@@ -145,7 +124,7 @@ describe('a stream handle is a store that is inert until watched', () => {
     const state = run.getState()
     expect(state.tasks).toMatchObject([{ id: 'a', title: 'A', status: 'completed' }])
     expect(run.getState()).toBe(state)
-    server.last.push(': hb\n\n')
+    suite.server.last.push(': hb\n\n')
     await tick()
     expect(notified).toBe(1)
   })
