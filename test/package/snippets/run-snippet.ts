@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { assemble } from './contexts.js'
@@ -43,7 +43,15 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 
 function start(snippet: Snippet): Running {
   mkdirSync(scratch, { recursive: true })
-  writeFileSync(join(scratch, 'package.json'), '{ "type": "module" }\n')
+  // Snippets run side by side, and Node reads this file whenever one of them imports a module:
+  // rewriting it in place would let another snippet read it half written. So it is written
+  // once, and atomically.
+  const manifest = join(scratch, 'package.json')
+  const type = '{ "type": "module" }\n'
+  if (!existsSync(manifest) || readFileSync(manifest, 'utf8') !== type) {
+    writeFileSync(`${manifest}.${process.pid}`, type)
+    renameSync(`${manifest}.${process.pid}`, manifest)
+  }
   const file = join(scratch, `${snippet.slug}.${snippet.language}`)
   writeFileSync(file, assemble(snippet.code, snippet.context, 'run').code)
   const child = fork(file, [], {
