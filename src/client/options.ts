@@ -185,7 +185,7 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
   /**
    * Event types after which the client closes instead of reconnecting; `false` never closes
    * on an event.
-   * @defaultValue `run.completed`, `run.failed`, `run.cancelled`
+   * @defaultValue the catalog's `terminal` types when a `catalog` is given, else `run.completed`, `run.failed`, `run.cancelled`
    */
   closeOn?: readonly string[] | false | undefined
   /**
@@ -361,7 +361,7 @@ export function resolveConnectOptions(
     credentials: options.credentials ?? 'same-origin',
     signal: options.signal,
     lastEventId: options.lastEventId ?? null,
-    closeOn: new Set(closeOn === false ? [] : (closeOn ?? terminalEventTypes)),
+    closeOn: new Set(closeOn === false ? [] : (closeOn ?? options.catalog?.terminal ?? terminalEventTypes)),
     backoff:
       backoff === false
         ? false

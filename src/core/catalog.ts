@@ -1,5 +1,6 @@
 import type * as z from 'zod'
 import { TaskwireError } from './errors.js'
+import { terminalEventTypes } from './event-types.js'
 
 /** A map from event type (`'task.status'`) to the zod schema of that event's `data`. */
 export type EventSchemas = { readonly [type: string]: z.ZodType }
@@ -11,6 +12,11 @@ export type EventSchemas = { readonly [type: string]: z.ZodType }
 export interface Catalog<S extends EventSchemas = EventSchemas> {
   /** The schemas, keyed by event type. */
   readonly events: S
+  /**
+   * The event types that end a stream: a hub closes each subscription after writing one,
+   * answers a later reconnect with the replay and then 204, and the client stops there.
+   */
+  readonly terminal: readonly string[]
   /**
    * Tells whether the catalog knows an event type.
    *
@@ -63,14 +69,25 @@ export type EventHandlers<C extends Catalog> = {
 
 const INVALID_TYPE = /[\r\n\0]/
 
+/** Options of {@link defineCatalog}. */
+export interface CatalogOptions<S extends EventSchemas = EventSchemas> {
+  /**
+   * The event types that end a stream (a run finished, a job reached its final state).
+   * @defaultValue those of `run.completed`, `run.failed` and `run.cancelled` the catalog holds
+   */
+  terminal?: readonly (keyof S & string)[] | undefined
+}
+
 /**
  * Builds a catalog from a map of event types to payload schemas. To extend the default
  * catalog, spread its events; to replace it, pass only your own.
  *
  * @param events - the payload schema of each event type
+ * @param options - which types end a stream
  * @returns a frozen catalog whose types flow into every API that receives it
  * @throws {@link TaskwireError} `invalid-option` when a type is empty or holds CR, LF or NUL,
- *   which could not be written as an SSE `event:` field
+ *   which could not be written as an SSE `event:` field, or when a terminal type is not
+ *   one of the catalog's
  * @example
  * ```ts
  * import { defaultCatalog, defineCatalog } from 'taskwire'
@@ -80,9 +97,18 @@ const INVALID_TYPE = /[\r\n\0]/
  *   ...defaultCatalog.events,
  *   'deploy.promoted': z.object({ env: z.enum(['staging', 'prod']) }),
  * })
+ *
+ * // A catalog of its own, whose streams end on `deploy.finished`.
+ * const deploys = defineCatalog(
+ *   { 'deploy.step': z.object({ step: z.string() }), 'deploy.finished': z.object({ ok: z.boolean() }) },
+ *   { terminal: ['deploy.finished'] },
+ * )
  * ```
  */
-export function defineCatalog<const S extends EventSchemas>(events: S): Catalog<S> {
+export function defineCatalog<const S extends EventSchemas>(
+  events: S,
+  options: CatalogOptions<S> = {},
+): Catalog<S> {
   const types = new Set<string>()
   for (const type of Object.keys(events)) {
     if (type === '' || INVALID_TYPE.test(type)) {
@@ -93,9 +119,19 @@ export function defineCatalog<const S extends EventSchemas>(events: S): Catalog<
     }
     types.add(type)
   }
+  const terminal = options.terminal ?? terminalEventTypes.filter((type) => types.has(type))
+  for (const type of terminal) {
+    if (!types.has(type)) {
+      throw new TaskwireError(
+        'invalid-option',
+        `Terminal type ${JSON.stringify(type)} is not an event of the catalog; add its schema or leave it out.`,
+      )
+    }
+  }
   const frozen = Object.freeze({ ...events })
   return Object.freeze({
     events: frozen,
+    terminal: Object.freeze([...terminal]),
     has: (type: string): boolean => types.has(type),
   })
 }

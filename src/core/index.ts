@@ -6,6 +6,7 @@
  */
 export type {
   Catalog,
+  CatalogOptions,
   Envelope,
   EventData,
   EventHandlers,

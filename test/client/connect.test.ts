@@ -1,5 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
 import { connect } from '../../src/client/connect.js'
 import type { ConnectOptions } from '../../src/client/options.js'
 import { createRunStore } from '../../src/client/run-store.js'
@@ -8,6 +9,7 @@ import { fetchTransport } from '../../src/client/transports/fetch.js'
 import {
   type DefaultCatalog,
   defaultCatalog,
+  defineCatalog,
   initialRunState,
   isTaskwireError,
   TaskwireHttpError,
@@ -387,6 +389,22 @@ describe('connect over fetch', () => {
     await tick()
     expect(stream.status).toBe('closed')
     expect(stream.state.status).toBe('failed')
+  })
+
+  it("closes on the catalog's own terminal types when given a catalog", async () => {
+    const catalog = defineCatalog(
+      { 'run.completed': z.object({}), 'deploy.finished': z.object({ ok: z.boolean() }) },
+      { terminal: ['deploy.finished'] },
+    )
+    const stream = open({ catalog, validate: 'passthrough' } as ConnectOptions<DefaultCatalog>)
+    await tick()
+    server.last.push(frame(1, 'run.completed', {}))
+    await tick()
+    expect(stream.status).toBe('open')
+    server.last.push(frame(2, 'deploy.finished', { ok: true }))
+    await tick()
+    expect(stream.status).toBe('closed')
+    expect(stream.lastEventId).toBe('2')
   })
 
   it('keeps reconnecting after terminal events when closeOn is false', async () => {

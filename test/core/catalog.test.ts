@@ -146,4 +146,24 @@ describe('terminal event types', () => {
   ])('isTerminalEventType(%s) is %s', (type, terminal) => {
     expect(isTerminalEventType(type)).toBe(terminal)
   })
+
+  it('are declared on the catalog: the default run types it holds, or its own', () => {
+    expect([...defaultCatalog.terminal].sort()).toEqual(['run.cancelled', 'run.completed', 'run.failed'])
+    const partial = defineCatalog({ 'run.completed': z.object({}), 'task.created': z.object({}) })
+    expect(partial.terminal).toEqual(['run.completed'])
+    const deploys = defineCatalog(
+      { 'deploy.step': z.object({}), 'deploy.finished': z.object({}) },
+      { terminal: ['deploy.finished'] },
+    )
+    expect(deploys.terminal).toEqual(['deploy.finished'])
+    expect(Object.isFrozen(deploys.terminal)).toBe(true)
+    expect(defineCatalog({ a: z.object({}) }, { terminal: [] }).terminal).toEqual([])
+  })
+
+  it('refuses a terminal type the catalog does not hold', () => {
+    const make = () =>
+      defineCatalog({ 'deploy.step': z.object({}) }, { terminal: ['deploy.done' as 'deploy.step'] })
+    expect(make).toThrow(TaskwireError)
+    expect(make).toThrow(/deploy\.done/)
+  })
 })
