@@ -24,6 +24,7 @@ export type TaskwireErrorCode =
   | 'aborted'
   | 'broker'
   | 'broker-full'
+  | 'broker-unavailable'
   | 'revoked'
 
 const BRAND = Symbol.for('taskwire.error')

@@ -5,7 +5,6 @@ import {
   type EventInput,
   type EventOf,
   type EventType,
-  isTerminalEventType,
   type RunStatus,
   TaskwireError,
 } from '../core/index.js'
@@ -36,8 +35,8 @@ export type RunStartedData = EventInput<DefaultCatalog, 'run.started'>
 /** Options of {@link startExecution}. */
 export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = unknown> {
   /**
-   * The stream the run publishes to. While an execution runs on it, starting another
-   * there returns the running one.
+   * The stream the run publishes to. While an execution runs on it, in this process or in
+   * another one on the same broker, starting another there returns the running one.
    * @defaultValue a random UUID
    */
   stream?: string | undefined
@@ -45,7 +44,8 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
    * A key the client repeats for the same intent (an `Idempotency-Key` header): a start
    * with a key of the same `scope` returns that scope's execution, `created: false`,
    * instead of starting a second run, while it runs and for `idempotencyTtlMs` after it
-   * ended. Past that window the key is forgotten and the same key starts a new run: a
+   * ended. The key is claimed in the hub's broker, so this holds across every process
+   * sharing it (`taskwire/redis`). Past that window the key is forgotten and the same key starts a new run: a
    * client sends a fresh key for each new intent.
    * @defaultValue none: every start is new
    */
@@ -82,8 +82,9 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
   started?: RunStartedData | false | undefined
   /**
    * How long a finished execution's idempotency key keeps answering with it, in
-   * milliseconds, counted from its terminal event; after that a start with the key starts
-   * a new run. A running execution's key always answers with it.
+   * milliseconds, counted from its terminal event by the broker's clock (the hub's `now`
+   * for the memory broker it creates); after that a start with the key starts a new run.
+   * A running execution's key always answers with it.
    * @defaultValue `600_000` (10 minutes)
    */
   idempotencyTtlMs?: number | undefined
@@ -93,21 +94,15 @@ export interface StartExecutionOptions<C extends Catalog = DefaultCatalog, R = u
    * @defaultValue logs with `console.error`
    */
   onError?: ((error: unknown) => void) | undefined
-  /**
-   * The clock for the idempotency window, in epoch milliseconds.
-   * @defaultValue `Date.now`
-   */
-  now?: (() => number) | undefined
 }
 
 /** The defaults of {@link StartExecutionOptions}. */
 export const DEFAULT_EXECUTION_OPTIONS: Readonly<{
-  [K in 'started' | 'idempotencyTtlMs' | 'onError' | 'now']-?: Exclude<StartExecutionOptions[K], undefined>
+  [K in 'started' | 'idempotencyTtlMs' | 'onError']-?: Exclude<StartExecutionOptions[K], undefined>
 }> = Object.freeze({
   started: Object.freeze({}),
   idempotencyTtlMs: 10 * 60_000,
   onError: (error: unknown) => console.error(error),
-  now: () => Date.now(),
 })
 
 /** A run started by {@link startExecution}. */
@@ -119,10 +114,15 @@ export interface Execution {
   /**
    * Resolves with how the run ended once its terminal event is published.
    * Rejects when that event could not be published (a broker outage, a closed hub) or when
-   * `run.started` could not be; the error also goes to `onError`.
+   * `run.started` could not be; the error also goes to `onError`. For a run that another
+   * process executes (`created: false` on a shared broker), it resolves when its terminal
+   * event reaches the log.
    */
   readonly done: Promise<RunStatus>
-  /** Aborted when the execution is cancelled. */
+  /**
+   * Aborted when the execution is cancelled. For a run another process executes, aborted
+   * when this process cancels it.
+   */
   readonly signal: AbortSignal
   /**
    * Aborts the run's signal and publishes `run.cancelled`; does nothing once the run ended.
@@ -149,32 +149,55 @@ export interface CancelExecutionOptions {
   reason?: string | undefined
 }
 
-interface ExecutionRecord {
+/** The claim an execution holds in the broker: its stream, its caller's scope, its owner. */
+interface ClaimValue {
+  stream: string
+  scope: string | null
+  owner: string
+}
+
+interface LocalRun {
   execution: Execution
   scope: string | undefined
-  ttlMs: number
-  finishedAtMs: number | undefined
+  /** Ends the run's claims when it settles; stops its lease. */
+  release: () => void
 }
 
 interface Registry {
-  /** Keyed by scope and idempotency key (see `scopedKey`). */
-  byKey: Map<string, ExecutionRecord>
-  /** The executions still running, by stream. */
-  byStream: Map<string, ExecutionRecord>
-  lastSweepMs: number
+  /** This process's identity as an execution owner. */
+  readonly owner: string
+  /** The executions running in this process, by stream. */
+  readonly running: Map<string, LocalRun>
+  /** Starts of this process still claiming their stream, by stream. */
+  readonly starting: Map<string, Promise<Execution>>
+  /** Stops listening for cancels sent from other processes. */
+  unlisten: Promise<() => void> | undefined
   /** Set by {@link settleExecutions}: the hub is shutting down and starts no new run. */
   closing: boolean
 }
 
-const registries = new WeakMap<object, Registry>()
+/**
+ * How long a running execution's claims hold without renewal: a process that dies frees
+ * its runs' idempotency keys and streams after this long. Its owner renews them at a third
+ * of it.
+ */
+export const EXECUTION_LEASE_MS = 30_000
 
-const registryOf = (hub: object): Registry => {
+/** The broker channel that carries cancels to the process running an execution. */
+const CANCEL_CHANNEL = 'execution:cancel'
+
+// Process-local by nature: a run's AbortController and its promise live where it runs. What
+// processes must agree on (keys, ownership, cancels) is in the hub's broker.
+const registries = new WeakMap<AnyHub, Registry>()
+
+const registryOf = (hub: AnyHub): Registry => {
   let registry = registries.get(hub)
   if (!registry) {
     registry = {
-      byKey: new Map(),
-      byStream: new Map(),
-      lastSweepMs: Number.NEGATIVE_INFINITY,
+      owner: globalThis.crypto.randomUUID(),
+      running: new Map(),
+      starting: new Map(),
+      unlisten: undefined,
       closing: false,
     }
     registries.set(hub, registry)
@@ -190,10 +213,44 @@ const STATUS_OF_TERMINAL: Readonly<Record<string, RunStatus>> = {
 
 type UntypedPublish = (stream: string, type: string, data: unknown) => Promise<Envelope>
 
+const streamClaim = (stream: string): string => `execution:stream:${stream}`
+const keyClaim = (scope: string | undefined, key: string): string =>
+  `execution:key:${JSON.stringify([scope ?? null, key])}`
+
+const parseClaim = (text: string | null): ClaimValue | undefined => {
+  if (text === null) return undefined
+  try {
+    const value = JSON.parse(text) as Partial<ClaimValue>
+    return typeof value.stream === 'string' ? (value as ClaimValue) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Listens, once per hub, for cancels of this process's runs sent from any process. */
+const listenForCancels = (hub: AnyHub, registry: Registry): void => {
+  if (registry.unlisten) return
+  registry.unlisten = hub.broker.listen(CANCEL_CHANNEL, (message) => {
+    let request: { stream?: unknown; scope?: unknown; reason?: unknown }
+    try {
+      request = JSON.parse(message) as typeof request
+    } catch {
+      return
+    }
+    const run = typeof request.stream === 'string' ? registry.running.get(request.stream) : undefined
+    if (!run || (run.scope ?? null) !== (request.scope ?? null)) return
+    const reason = typeof request.reason === 'string' ? request.reason : undefined
+    run.execution.cancel(reason).catch(() => undefined)
+  })
+  registry.unlisten.catch(() => {
+    registry.unlisten = undefined
+  })
+}
+
 /**
- * Starts a run detached from the request that asked for it (an agent team's run, a flow execution): its events go
- * through the hub, so the client that started it, a reconnecting client and any other
- * viewer see one stream, and the run goes on when they all disconnect.
+ * Starts a run detached from the request that asked for it (an agent team's run, a flow
+ * execution): its events go through the hub, so the client that started it, a reconnecting
+ * client and any other viewer see one stream, and the run goes on when they all disconnect.
  *
  * The runner publishes `run.started` (unless `started: false`), then calls `run`; when it
  * resolves, `run.completed` with its output; when it throws, `run.failed` with the error's
@@ -201,20 +258,26 @@ type UntypedPublish = (stream: string, type: string, data: unknown) => Promise<E
  * replaces the automatic one. With an idempotency key, concurrent and repeated starts of
  * the same `scope` return the first execution (`created: false`): a double click or a React
  * StrictMode double effect starts one run, and another caller's identical key starts its
- * own. Once the hub is shutting down (`hub.close()`), a new start runs nothing and its
- * `done` rejects with `stream-closed`.
+ * own. Keys, the stream a run holds and cancels go through the hub's broker, so with a
+ * shared broker (`taskwire/redis`) this holds across processes: a start repeated on another
+ * server attaches to the running execution, and {@link cancelExecution} on any server
+ * reaches it. A process that dies frees its runs' keys after {@link EXECUTION_LEASE_MS}.
+ * Once the hub is shutting down (`hub.close()`), a new start runs nothing and its `done`
+ * rejects with `stream-closed`.
  *
  * @param hub - the hub to publish on; its catalog must hold the `run.*` events
  * @param options - the work, the stream, the caller's scope and idempotency key, a cancel
  *   signal
- * @returns the execution, at once: the run starts on the next microtask
+ * @returns the execution, once its key and stream are claimed: the run starts then
  * @throws {@link taskwire!TaskwireError} `invalid-option` for an empty stream, key or scope
+ * @throws {@link taskwire!TaskwireHttpError} 503 `broker-unavailable` when the broker cannot
+ *   record the claim
  * @example
  * ```ts
  * app.post('/runs', async (req, res) => {
  *   const access = await hub.authorize({ stream: 'runs', door: 'start', headers: headerReaderOf(req), request: req })
  *   if (!access.ok) return res.status(access.refusal.status).json({ error: access.refusal })
- *   const execution = startExecution(hub, {
+ *   const execution = await startExecution(hub, {
  *     scope: access.key,
  *     idempotencyKey: req.get('Idempotency-Key'),
  *     run: async ({ emit, signal }) => {
@@ -227,11 +290,10 @@ type UntypedPublish = (stream: string, type: string, data: unknown) => Promise<E
  * })
  * ```
  */
-export function startExecution<C extends Catalog, R = unknown>(
+export async function startExecution<C extends Catalog, R = unknown>(
   hub: Hub<C>,
   options: StartExecutionOptions<C, R>,
-): Execution {
-  const now = options.now ?? DEFAULT_EXECUTION_OPTIONS.now
+): Promise<Execution> {
   const ttlMs = options.idempotencyTtlMs ?? DEFAULT_EXECUTION_OPTIONS.idempotencyTtlMs
   const scope = options.scope
   if (options.idempotencyKey === '' || options.stream === '' || scope === '') {
@@ -240,23 +302,52 @@ export function startExecution<C extends Catalog, R = unknown>(
       'stream, idempotencyKey and scope must be non-empty strings when given.',
     )
   }
-  const key = options.idempotencyKey === undefined ? undefined : scopedKey(scope, options.idempotencyKey)
-  const registry = registryOf(hub)
-  sweep(registry, now())
-
-  const byKey = key === undefined ? undefined : registry.byKey.get(key)
-  // A stream chosen by the server (a job id) runs one execution at a time, whoever asks:
-  // the route's `authorize` at the `start` door decides who may reach that stream.
-  const existing =
-    (byKey && !isExpired(byKey, now()) ? byKey : undefined) ??
-    (options.stream === undefined ? undefined : registry.byStream.get(options.stream))
-  if (existing) {
-    if (key !== undefined && existing !== byKey) registry.byKey.set(key, existing)
-    return { ...existing.execution, created: false }
+  if (!(Number.isFinite(ttlMs) && ttlMs > 0)) {
+    throw new TaskwireError('invalid-option', `idempotencyTtlMs must be a positive number, got ${String(ttlMs)}.`)
   }
-
+  const broker = hub.broker
+  const registry = registryOf(hub)
   const stream = options.stream ?? globalThis.crypto.randomUUID()
+  const claim = JSON.stringify({ stream, scope: scope ?? null, owner: registry.owner } satisfies ClaimValue)
+
+  const key = options.idempotencyKey === undefined ? undefined : keyClaim(scope, options.idempotencyKey)
+  const local = registry.running.get(stream) ?? registry.starting.get(stream)
+  if (local) return attach(hub, registry, { stream, scope: scope ?? null, owner: registry.owner })
+  if (key !== undefined) {
+    const held = parseClaim(await broker.claim(key, claim, EXECUTION_LEASE_MS))
+    if (held && held.stream !== stream) return attach(hub, registry, held)
+  }
+  const starting = (async (): Promise<Execution> => {
+    // A stream chosen by the server (a job id) runs one execution at a time, whoever asks:
+    // the route's `authorize` at the `start` door decides who may reach that stream.
+    const onStream = parseClaim(await broker.claim(streamClaim(stream), claim, EXECUTION_LEASE_MS))
+    if (onStream && onStream.owner !== registry.owner) {
+      if (key !== undefined) await broker.renew(key, claim, 0)
+      return attach(hub, registry, onStream)
+    }
+    if (!registry.closing) listenForCancels(hub, registry)
+    return run(hub, registry, stream, claim, key, ttlMs, options)
+  })()
+  registry.starting.set(stream, starting)
+  try {
+    return await starting
+  } finally {
+    registry.starting.delete(stream)
+  }
+}
+
+function run<C extends Catalog, R>(
+  hub: Hub<C>,
+  registry: Registry,
+  stream: string,
+  claim: string,
+  key: string | undefined,
+  ttlMs: number,
+  options: StartExecutionOptions<C, R>,
+): Execution {
+  const broker = hub.broker
   const publish = hub.publish as unknown as UntypedPublish
+  const terminal = new Set<string>(hub.catalog.terminal)
   const controller = new AbortController()
   let terminalType: string | undefined
   let cancelled = false
@@ -279,6 +370,24 @@ export function startExecution<C extends Catalog, R = unknown>(
   const onError = options.onError ?? DEFAULT_EXECUTION_OPTIONS.onError
   done.catch(onError)
 
+  // The owner renews its claims while the run goes on; a dead owner's lapse.
+  const lease = setInterval(() => {
+    const renewals = [broker.renew(streamClaim(stream), claim, EXECUTION_LEASE_MS)]
+    if (key !== undefined) renewals.push(broker.renew(key, claim, EXECUTION_LEASE_MS))
+    Promise.all(renewals).catch(() => undefined)
+  }, EXECUTION_LEASE_MS / 3)
+  ;(lease as { unref?: () => void }).unref?.()
+
+  const release = (): void => {
+    clearInterval(lease)
+    const endings = [broker.renew(streamClaim(stream), claim, 0)]
+    // The key answers with this execution for the idempotency window after its end.
+    if (key !== undefined) endings.push(broker.renew(key, claim, ttlMs))
+    Promise.all(endings).catch((cause: unknown) =>
+      onError(new TaskwireError('broker', `The claims of execution ${stream} were not released.`, { cause })),
+    )
+  }
+
   const onAbort = (): void => {
     // A failure to publish run.cancelled rejects `done`, which reports it.
     execution.cancel(abortReason(options.signal)).catch(() => undefined)
@@ -286,8 +395,8 @@ export function startExecution<C extends Catalog, R = unknown>(
   const finish = (outcome: { status: RunStatus } | { error: unknown }): void => {
     if (finished) return
     finished = true
-    record.finishedAtMs = now()
-    if (registry.byStream.get(stream) === record) registry.byStream.delete(stream)
+    if (registry.running.get(stream) === local) registry.running.delete(stream)
+    release()
     options.signal?.removeEventListener('abort', onAbort)
     if ('status' in outcome) settle(outcome.status)
     else fail(outcome.error)
@@ -307,8 +416,7 @@ export function startExecution<C extends Catalog, R = unknown>(
           new TaskwireError('stream-closed', `Execution ${stream} already ended with ${terminalType}.`),
         )
       }
-      if (!isTerminalEventType(type))
-        return enqueue(() => publish(stream, type, data)) as Promise<EventOf<C, T>>
+      if (!terminal.has(type)) return enqueue(() => publish(stream, type, data)) as Promise<EventOf<C, T>>
       terminalType = type
       const published = enqueue(() => publish(stream, type, data))
       // A terminal event that was refused (invalid data, a broker outage) ended nothing: the
@@ -339,9 +447,8 @@ export function startExecution<C extends Catalog, R = unknown>(
       )
     },
   }
-  const record: ExecutionRecord = { execution, scope, ttlMs, finishedAtMs: undefined }
-  registry.byStream.set(stream, record)
-  if (key !== undefined) registry.byKey.set(key, record)
+  const local: LocalRun = { execution, scope: options.scope, release }
+  registry.running.set(stream, local)
 
   const started = options.started ?? DEFAULT_EXECUTION_OPTIONS.started
   const main = async (): Promise<void> => {
@@ -385,18 +492,73 @@ export function startExecution<C extends Catalog, R = unknown>(
 }
 
 /**
- * Cancels the execution running on a stream of a hub: its signal aborts and
- * `run.cancelled` is published. An execution started with a `scope` is cancelled only when
- * the same scope asks, so a caller who learned a stream id (it is sent in `X-Execution-Id`)
- * cannot cancel another caller's run: run `hub.authorize()` at the `cancel` door and pass
- * the key it names.
+ * The execution another process runs (or this one ran), seen from here: its stream, a
+ * `done` that follows its log to its terminal event, and a `cancel` sent to its owner.
+ */
+async function attach(hub: AnyHub, registry: Registry, held: ClaimValue): Promise<Execution> {
+  const starting = registry.starting.get(held.stream)
+  const local = starting ? await starting : registry.running.get(held.stream)?.execution
+  if (local) return { ...local, created: false }
+  const controller = new AbortController()
+  let done: Promise<RunStatus> | undefined
+  return {
+    stream: held.stream,
+    created: false,
+    get done() {
+      done ??= watchEnd(hub, held.stream)
+      return done
+    },
+    signal: controller.signal,
+    async cancel(reason?: string) {
+      controller.abort(new TaskwireError('aborted', reason ?? `Execution ${held.stream} was cancelled.`))
+      await cancelExecution(hub, held.stream, { scope: held.scope ?? undefined, reason })
+    },
+  }
+}
+
+/** Resolves with how a stream's run ended, from its log, however long that takes. */
+async function watchEnd(hub: AnyHub, stream: string): Promise<RunStatus> {
+  const terminal = new Set<string>(hub.catalog.terminal)
+  const statusOf = (type: string): RunStatus => STATUS_OF_TERMINAL[type] ?? 'completed'
+  const state = await hub.snapshot(stream)
+  const ended = await hub.read(stream, state.lastEventId)
+  if (ended.ended) return state.status === 'running' || state.status === 'idle' ? 'completed' : state.status
+  return new Promise<RunStatus>((resolve, reject) => {
+    let stop: (() => void) | undefined
+    let status: RunStatus | undefined
+    hub.broker
+      .subscribe(stream, state.lastEventId, {
+        event: (event) => {
+          if (status !== undefined || !terminal.has(event.type)) return
+          status = statusOf(event.type)
+          stop?.()
+          resolve(status)
+        },
+        gap: () => undefined,
+      })
+      .then((unsubscribe) => {
+        stop = unsubscribe
+        if (status !== undefined) unsubscribe()
+      }, reject)
+  })
+}
+
+/**
+ * Cancels the execution running on a stream of a hub, in this process or in another one on
+ * the same broker: its signal aborts and `run.cancelled` is published. An execution started
+ * with a `scope` is cancelled only when the same scope asks, so a caller who learned a
+ * stream id (it is sent in `X-Execution-Id`) cannot cancel another caller's run: run
+ * `hub.authorize()` at the `cancel` door and pass the key it names. When the process that
+ * ran the execution is gone (its claim has not lapsed yet), this one publishes
+ * `run.cancelled` for it.
  *
- * @param hub - the hub the execution was started on
+ * @param hub - the hub the execution was started on (or one sharing its broker)
  * @param stream - the execution's stream
  * @param options - the caller's scope and the reason
- * @returns true when an execution of that scope was running there and is now cancelled;
- *   false when none was running, it had ended, or it belongs to another scope (answer 404
- *   for all three, so a caller learns nothing of other callers' runs)
+ * @returns true when an execution of that scope was running there and is now cancelled (or
+ *   its owner was told to cancel it); false when none was running, it had ended, or it
+ *   belongs to another scope (answer 404 for all three, so a caller learns nothing of other
+ *   callers' runs)
  * @throws whatever publishing `run.cancelled` threw (a broker outage, a closed hub)
  * @example
  * ```ts
@@ -413,10 +575,22 @@ export async function cancelExecution(
   stream: string,
   options: CancelExecutionOptions = {},
 ): Promise<boolean> {
-  const record = registries.get(hub)?.byStream.get(stream)
-  if (!record || record.finishedAtMs !== undefined) return false
-  if (record.scope !== undefined && record.scope !== options.scope) return false
-  await record.execution.cancel(options.reason)
+  const local = registries.get(hub)?.running.get(stream)
+  if (local) {
+    if (local.scope !== undefined && local.scope !== options.scope) return false
+    await local.execution.cancel(options.reason)
+    return true
+  }
+  const held = parseClaim(await hub.broker.lookup(streamClaim(stream)))
+  if (!held || (held.scope !== null && held.scope !== options.scope)) return false
+  const request = JSON.stringify({ stream, scope: held.scope, reason: options.reason })
+  const heard = await hub.broker.notify(CANCEL_CHANNEL, request)
+  if (heard > 0) return true
+  // Nobody listens: the owner died with its lease still running. Its run ends here.
+  if ((await hub.read(stream, null)).ended) return false
+  const publish = hub.publish as UntypedPublish
+  await publish(stream, 'run.cancelled', options.reason === undefined ? {} : { reason: options.reason })
+  await hub.broker.renew(streamClaim(stream), JSON.stringify(held), 0)
   return true
 }
 
@@ -424,47 +598,30 @@ export async function cancelExecution(
 export const SHUTDOWN_REASON = 'The server is shutting down.'
 
 /**
- * Settles every execution running on a hub, for `hub.close()`: from this call on, new
- * starts on the hub run nothing; `'cancel'` cancels each running execution (its signal
- * aborts and `run.cancelled` is published with {@link SHUTDOWN_REASON}), `'await'` lets
- * each run to its terminal event. Call it while the hub still accepts publishes. Emits of
- * a cancelled run reject with `aborted`, which the runner does not report; an execution
- * whose terminal event cannot be published reports through its own `onError`, not here.
+ * Settles every execution running on a hub in this process, for `hub.close()`: from this
+ * call on, new starts on the hub run nothing; `'cancel'` cancels each running execution
+ * (its signal aborts and `run.cancelled` is published with {@link SHUTDOWN_REASON}),
+ * `'await'` lets each run to its terminal event. Call it while the hub still accepts
+ * publishes. Emits of a cancelled run reject with `aborted`, which the runner does not
+ * report; an execution whose terminal event cannot be published reports through its own
+ * `onError`, not here.
  *
  * @param hub - the hub the executions were started on
  * @param mode - cancel the runs, or wait for them
  * @returns resolves once every execution running at the call has settled
  */
-export async function settleExecutions(hub: object, mode: 'cancel' | 'await'): Promise<void> {
+export async function settleExecutions(hub: AnyHub, mode: 'cancel' | 'await'): Promise<void> {
   const registry = registryOf(hub)
   registry.closing = true
   const ignore = (): void => undefined
   await Promise.all(
-    [...registry.byStream.values()].map((record) =>
-      (mode === 'cancel' ? record.execution.cancel(SHUTDOWN_REASON) : record.execution.done).then(
-        ignore,
-        ignore,
-      ),
+    [...registry.running.values()].map((run) =>
+      (mode === 'cancel' ? run.execution.cancel(SHUTDOWN_REASON) : run.execution.done).then(ignore, ignore),
     ),
   )
-}
-
-/** The registry key of an idempotency key within its scope; JSON keeps the pair unambiguous. */
-function scopedKey(scope: string | undefined, key: string): string {
-  return JSON.stringify([scope ?? null, key])
-}
-
-function isExpired(record: ExecutionRecord, nowMs: number): boolean {
-  return record.finishedAtMs !== undefined && nowMs - record.finishedAtMs >= record.ttlMs
-}
-
-function sweep(registry: Registry, nowMs: number): void {
-  // Amortized: at most once a second, so a burst of starts does not scan the map each time.
-  if (nowMs - registry.lastSweepMs < 1000) return
-  registry.lastSweepMs = nowMs
-  for (const [key, record] of registry.byKey) {
-    if (isExpired(record, nowMs)) registry.byKey.delete(key)
-  }
+  const unlisten = registry.unlisten
+  registry.unlisten = undefined
+  if (unlisten) await unlisten.then((stop) => stop(), ignore)
 }
 
 function abortReason(signal: AbortSignal | undefined): string | undefined {

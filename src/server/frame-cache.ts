@@ -1,9 +1,14 @@
 import { type Envelope, type Framing, formatEvent } from '../core/index.js'
 
+/** An envelope, with its payload's JSON when the publishing hub already wrote it. */
+type Framable = Envelope & { readonly dataJson?: string | undefined }
+
 /**
- * Serializes each envelope once per framing, however many subscribers and replays write
- * it. Frames are cached on the envelope object, so an envelope a broker keeps in its log
- * is never serialized twice, and the cache goes when the broker drops it.
+ * Writes each envelope's frame once per framing, however many subscribers and replays write
+ * it. Frames are cached on the envelope object, so an event a broker keeps (or a process
+ * reads once for all its subscribers) is framed once, and the cache goes with the object.
+ * The payload's JSON comes with stored events, serialized by the hub that published them,
+ * so no process serializes a payload again.
  */
 export interface FrameCache {
   /**
@@ -13,15 +18,7 @@ export interface FrameCache {
    * @param framing - named or data-only
    * @returns the frame text, from the cache when it was written before
    */
-  frame(envelope: Envelope, framing: Framing): string
-  /**
-   * Remembers the JSON of a payload serialized already (to measure it at publish time),
-   * so the frame reuses it rather than serializing the payload again.
-   *
-   * @param data - the payload object
-   * @param json - `JSON.stringify(data)`
-   */
-  rememberData(data: object, json: string): void
+  frame(envelope: Framable, framing: Framing): string
 }
 
 /**
@@ -32,11 +29,9 @@ export interface FrameCache {
 export function createFrameCache(): FrameCache {
   const named = new WeakMap<Envelope, string>()
   const dataOnly = new WeakMap<Envelope, string>()
-  const dataJson = new WeakMap<object, string>()
 
-  const envelopeJson = (envelope: Envelope): string => {
-    const data = envelope.data
-    const json = typeof data === 'object' && data !== null ? dataJson.get(data) : undefined
+  const envelopeJson = (envelope: Framable): string => {
+    const json = envelope.dataJson
     if (json === undefined) return JSON.stringify(envelope)
     // The same text JSON.stringify(envelope) gives for an envelope built in field order.
     return `{"type":${JSON.stringify(envelope.type)},"stream":${JSON.stringify(envelope.stream)},"id":${JSON.stringify(envelope.id)},"ts":${JSON.stringify(envelope.ts)},"data":${json}}`
@@ -55,9 +50,6 @@ export function createFrameCache(): FrameCache {
         cache.set(envelope, frame)
       }
       return frame
-    },
-    rememberData(data, json) {
-      dataJson.set(data, json)
     },
   }
 }

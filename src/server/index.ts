@@ -73,7 +73,9 @@ export type { ServeWebOptions } from './serve-web.js'
 export { serveWeb } from './serve-web.js'
 export type {
   AnyHub,
+  AppendedEvent,
   Broker,
+  BrokerListener,
   BrokerReadResult,
   DisconnectFilter,
   Hub,
@@ -81,6 +83,8 @@ export type {
   HubReadResult,
   HubStats,
   Reservation,
+  StoredEvent,
+  StreamCheckpoint,
   SubscribeOptions,
   SubscriberSink,
   Subscription,

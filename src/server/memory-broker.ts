@@ -1,14 +1,14 @@
-import {
-  createRunFold,
-  type Envelope,
-  initialRunState,
-  type RunFold,
-  type RunState,
-  TaskwireError,
-  TaskwireHttpError,
-} from '../core/index.js'
+import { compareEventIds, TaskwireError, TaskwireHttpError } from '../core/index.js'
 import { createReplayLog, type ReplayLog } from './replay-log.js'
-import type { Broker, BrokerReadResult, UnsequencedEvent } from './types.js'
+import type {
+  AppendedEvent,
+  Broker,
+  BrokerListener,
+  BrokerReadResult,
+  StoredEvent,
+  StreamCheckpoint,
+  UnsequencedEvent,
+} from './types.js'
 
 /** Options of {@link createMemoryBroker}. */
 export interface MemoryBrokerOptions {
@@ -25,7 +25,7 @@ export interface MemoryBrokerOptions {
   maxAgeMs?: number | false | undefined
   /**
    * A stream that has had no event appended for this long and has no listener is forgotten
-   * entirely: its log and its folded state. A later reader of it sees an empty stream (and
+   * entirely: its log and its checkpoint. A later reader of it sees an empty stream (and
    * a reader with a cursor gets a reset). This is what bounds memory when streams come
    * and go: one per run, job or execution. A forgotten stream that is published to again
    * counts its ids from `"1"` anew, so give each run its own stream id rather than reusing
@@ -44,7 +44,7 @@ export interface MemoryBrokerOptions {
   /**
    * Most bytes of events kept for replay over all streams together, measured on each
    * event's serialized frame. Past it, the logs of the streams appended to the longest ago
-   * are dropped first (their folded states stay, so their readers get a `stream.reset`),
+   * are dropped first (their checkpoints stay, so their readers get a `stream.reset`),
    * then the oldest events of the stream being appended to. Memory held by the logs stays
    * within a small multiple of it (each event is kept as an object and as its frame).
    * @defaultValue `67_108_864` (64 MiB)
@@ -111,11 +111,16 @@ interface StreamRecord {
   readonly name: string
   /** The identity of this incarnation of the stream's log, the first part of its ids. */
   readonly epoch: string
-  readonly log: ReplayLog
-  /** The stream's state, folded in place at a cost per event that does not grow with it. */
-  readonly fold: RunFold
+  readonly log: ReplayLog<StoredEvent>
+  /** The newest state the hub stored for the stream. */
+  checkpoint: StreamCheckpoint | undefined
   /** The last append, or the moment its last listener left. */
   lastActiveMs: number
+}
+
+interface Claim {
+  readonly value: string
+  expiresAtMs: number
 }
 
 const SWEEP_INTERVAL_MS = 1000
@@ -146,13 +151,13 @@ const parseCursor = (afterId: string | null): Cursor => {
 }
 
 /**
- * Creates the broker of one process: replay logs and folded states in memory, listeners
- * notified synchronously within `append`. Ids are `<epoch>-<seq>`: the epoch names this
- * incarnation of the stream's log (the time it was created, in milliseconds, kept strictly
- * increasing within the process), and the sequence counts from 1. A cursor from another
- * incarnation (before a restart, or from a stream forgotten and created again) is never
- * mistaken for one of this log: it reads as expired, so its reader gets a `stream.reset`.
- * The default broker of `createHub()`.
+ * Creates the broker of one process: replay logs, checkpoints, claims and channels in
+ * memory, listeners told synchronously within `append`. Ids are `<epoch>-<seq>`: the epoch
+ * names this incarnation of the stream's log (the time it was created, in milliseconds,
+ * kept strictly increasing within the process), and the sequence counts from 1. A cursor
+ * from another incarnation (before a restart, or from a stream forgotten and created again)
+ * is never mistaken for one of this log: it reads as expired, so its reader gets a
+ * `stream.reset`. The default broker of `createHub()`.
  *
  * Memory stays bounded whatever names and cursors callers send: reading or subscribing
  * creates nothing, each log keeps at most `maxEvents` events younger than `maxAgeMs`, all
@@ -175,19 +180,22 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
   const idle = new Map<string, StreamRecord>()
   // Streams whose log holds events, least recently appended first: the byte budget's order.
   const logged = new Map<string, StreamRecord>()
-  // A Set per stream rather than mitt: removing the last listener removes the stream's key,
-  // so streams that come and go leave nothing behind.
-  const listeners = new Map<string, Set<(event: Envelope) => void>>()
+  // A Set per stream: removing the last listener removes the stream's key, so streams that
+  // come and go leave nothing behind.
+  const listeners = new Map<string, Set<BrokerListener>>()
+  const claims = new Map<string, Claim>()
+  const channels = new Map<string, Set<(message: string) => void>>()
   let bytes = 0
   let closed = false
   let lastSweepMs = Number.NEGATIVE_INFINITY
+  let lastClaimSweepMs = Number.NEGATIVE_INFINITY
 
   const assertOpen = (): void => {
     if (closed) throw new TaskwireError('broker', 'The memory broker is closed; create a new one.')
   }
 
   /** Runs an operation on a log and keeps the byte total and the budget order in step. */
-  const onLog = <T>(record: StreamRecord, operation: (log: ReplayLog) => T): T => {
+  const onLog = <T>(record: StreamRecord, operation: (log: ReplayLog<StoredEvent>) => T): T => {
     const before = record.log.bytes
     const result = operation(record.log)
     bytes += record.log.bytes - before
@@ -244,8 +252,50 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     idle.set(record.name, record)
   }
 
+  const read = (stream: string, afterId: string | null): BrokerReadResult => {
+    const record = streams.get(stream)
+    const cursor = parseCursor(afterId)
+    if (cursor === 'start') {
+      if (!record) return { events: [], expired: false }
+      const result = onLog(record, (log) => log.after(0))
+      return result.expired ? { ...result, reason: 'cursor-expired' } : result
+    }
+    if (cursor === 'unknown' || !record || record.epoch !== cursor.epoch) {
+      return { events: [], expired: true, reason: 'cursor-unknown' }
+    }
+    const result = onLog(record, (log) => log.after(cursor.seq))
+    if (!result.expired) return result
+    return { ...result, reason: cursor.seq > record.log.lastSeq ? 'cursor-unknown' : 'cursor-expired' }
+  }
+
+  /** Calls a listener, reporting what it throws so the other listeners still hear. */
+  const tell = (stream: string, call: () => void): void => {
+    try {
+      call()
+    } catch (cause) {
+      config.onError(
+        new TaskwireError('broker', `A listener of stream ${JSON.stringify(stream)} threw.`, { cause }),
+      )
+    }
+  }
+
+  const liveClaim = (key: string, now: number): Claim | undefined => {
+    const claim = claims.get(key)
+    if (claim && claim.expiresAtMs <= now) {
+      claims.delete(key)
+      return undefined
+    }
+    return claim
+  }
+
+  const sweepClaims = (now: number): void => {
+    if (now - lastClaimSweepMs < SWEEP_INTERVAL_MS) return
+    lastClaimSweepMs = now
+    for (const [key, claim] of claims) if (claim.expiresAtMs <= now) claims.delete(key)
+  }
+
   return {
-    async append(event: UnsequencedEvent): Promise<Envelope> {
+    async append(event: UnsequencedEvent): Promise<AppendedEvent> {
       assertOpen()
       const now = config.now()
       let record = streams.get(event.stream)
@@ -254,79 +304,134 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
         record = {
           name: event.stream,
           epoch: nextEpoch(),
-          log: createReplayLog({ maxEvents: config.maxEvents, maxAgeMs: config.maxAgeMs, now: config.now }),
-          fold: createRunFold(),
+          log: createReplayLog<StoredEvent>({
+            maxEvents: config.maxEvents,
+            maxAgeMs: config.maxAgeMs,
+            now: config.now,
+          }),
+          checkpoint: undefined,
           lastActiveMs: now,
         }
         streams.set(event.stream, record)
       }
       touch(record, now)
-      const envelope: Envelope = {
+      const stored: StoredEvent = {
         type: event.type,
         stream: event.stream,
         id: `${record.epoch}-${record.log.lastSeq + 1}`,
         ts: event.ts,
         data: event.data,
+        dataJson: event.dataJson,
       }
-      const size = event.bytes ?? (config.maxBytes === false ? 0 : JSON.stringify(envelope).length)
-      onLog(record, (log) => log.append(envelope, size))
+      const seq = record.log.lastSeq
+      onLog(record, (log) => log.append(stored, event.bytes ?? event.dataJson.length))
       logged.delete(record.name)
       if (record.log.size > 0) logged.set(record.name, record)
       keepWithinBudget(record)
-      record.fold.apply(envelope)
       sweepIdle(now)
       const set = listeners.get(event.stream)
       // Copied, so a listener that unsubscribes while being called does not skip another.
-      if (set) for (const listener of [...set]) listener(envelope)
-      return envelope
+      if (set) for (const listener of [...set]) tell(event.stream, () => listener.event(stored))
+      return { ...stored, previousId: seq === 0 ? null : `${record.epoch}-${seq}` }
     },
 
     async read(stream: string, afterId: string | null): Promise<BrokerReadResult> {
       assertOpen()
-      const record = streams.get(stream)
-      const cursor = parseCursor(afterId)
-      if (cursor === 'start') {
-        if (!record) return { events: [], expired: false }
-        const read = onLog(record, (log) => log.after(0))
-        return read.expired ? { ...read, reason: 'cursor-expired' } : read
-      }
-      if (cursor === 'unknown' || !record || record.epoch !== cursor.epoch) {
-        return { events: [], expired: true, reason: 'cursor-unknown' }
-      }
-      const read = onLog(record, (log) => log.after(cursor.seq))
-      if (!read.expired) return read
-      return { ...read, reason: cursor.seq > record.log.lastSeq ? 'cursor-unknown' : 'cursor-expired' }
+      return read(stream, afterId)
     },
 
-    async state(stream: string): Promise<RunState> {
+    async subscribe(stream: string, afterId: string | null, listener: BrokerListener): Promise<() => void> {
       assertOpen()
-      return streams.get(stream)?.fold.state ?? initialRunState
-    },
-
-    subscribe(stream: string, listener: (event: Envelope) => void): () => void {
-      if (closed) return () => {}
-      const handler = (event: Envelope): void => {
-        try {
-          listener(event)
-        } catch (cause) {
-          config.onError(
-            new TaskwireError('broker', `A listener of stream ${JSON.stringify(stream)} threw.`, { cause }),
-          )
-        }
+      // Replay and registration happen in one synchronous step: no append can fall between.
+      const replay = read(stream, afterId)
+      if (afterId !== null && replay.expired) {
+        const reason = replay.reason ?? 'cursor-expired'
+        tell(stream, () => listener.gap(reason))
       }
+      for (const event of replay.events) tell(stream, () => listener.event(event))
       let set = listeners.get(stream)
       if (!set) {
         set = new Set()
         listeners.set(stream, set)
         idle.delete(stream)
       }
-      set.add(handler)
+      // A wrapper per subscription, so the same listener object subscribed twice is two.
+      const entry: BrokerListener = { event: (e) => listener.event(e), gap: (r) => listener.gap(r) }
+      set.add(entry)
       return () => {
         const current = listeners.get(stream)
-        if (!current?.delete(handler) || current.size > 0) return
+        if (!current?.delete(entry) || current.size > 0) return
         listeners.delete(stream)
         const record = streams.get(stream)
         if (record && !closed) touch(record, config.now())
+      }
+    },
+
+    async loadCheckpoint(stream: string): Promise<StreamCheckpoint | null> {
+      assertOpen()
+      return streams.get(stream)?.checkpoint ?? null
+    },
+
+    async saveCheckpoint(stream: string, checkpoint: StreamCheckpoint): Promise<void> {
+      assertOpen()
+      const record = streams.get(stream)
+      const id = checkpoint.state.lastEventId
+      // A checkpoint lives with its log: none for a stream this broker does not hold, or
+      // for an older incarnation of it.
+      if (!record || id === null || parseCursor(id) === 'unknown') return
+      const cursor = parseCursor(id)
+      if (typeof cursor !== 'object' || cursor.epoch !== record.epoch) return
+      const stored = record.checkpoint?.state.lastEventId
+      if (stored && !(compareEventIds(id, stored) > 0)) return
+      record.checkpoint = checkpoint
+    },
+
+    async claim(key: string, value: string, ttlMs: number): Promise<string> {
+      assertOpen()
+      const now = config.now()
+      sweepClaims(now)
+      const held = liveClaim(key, now)
+      if (held) return held.value
+      claims.set(key, { value, expiresAtMs: now + ttlMs })
+      return value
+    },
+
+    async lookup(key: string): Promise<string | null> {
+      assertOpen()
+      return liveClaim(key, config.now())?.value ?? null
+    },
+
+    async renew(key: string, value: string, ttlMs: number): Promise<boolean> {
+      assertOpen()
+      const now = config.now()
+      const held = liveClaim(key, now)
+      if (held?.value !== value) return false
+      if (ttlMs <= 0) claims.delete(key)
+      else held.expiresAtMs = now + ttlMs
+      return true
+    },
+
+    async notify(channel: string, message: string): Promise<number> {
+      assertOpen()
+      const set = channels.get(channel)
+      if (!set) return 0
+      for (const listener of [...set]) tell(channel, () => listener(message))
+      // Every listener is in this one process.
+      return 1
+    },
+
+    async listen(channel: string, listener: (message: string) => void): Promise<() => void> {
+      assertOpen()
+      let set = channels.get(channel)
+      if (!set) {
+        set = new Set()
+        channels.set(channel, set)
+      }
+      const entry = (message: string): void => listener(message)
+      set.add(entry)
+      return () => {
+        const current = channels.get(channel)
+        if (current?.delete(entry) && current.size === 0) channels.delete(channel)
       }
     },
 
@@ -336,6 +441,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
       idle.clear()
       logged.clear()
       listeners.clear()
+      claims.clear()
+      channels.clear()
       bytes = 0
     },
   }

@@ -11,9 +11,9 @@ export interface ReplayLogOptions {
 }
 
 /** What {@link ReplayLog.after} returns. */
-export interface ReplayLogRead {
+export interface ReplayLogRead<E extends Envelope = Envelope> {
   /** The retained events after the cursor. */
-  events: Envelope[]
+  events: E[]
   /** True when events after the cursor were dropped, or the cursor is beyond the newest. */
   expired: boolean
 }
@@ -22,7 +22,7 @@ export interface ReplayLogRead {
  * The replay log of one stream: events numbered 1, 2, 3 ... without gaps, of which the
  * newest are kept within a count and an age bound.
  */
-export interface ReplayLog {
+export interface ReplayLog<E extends Envelope = Envelope> {
   /** The sequence number of the newest event ever appended (0 before any). */
   readonly lastSeq: number
   /** How many events are retained. */
@@ -35,14 +35,14 @@ export interface ReplayLog {
    * @param event - the event, its id already set to the new sequence number
    * @param bytes - its size, counted in {@link ReplayLog.bytes} while it is retained
    */
-  append(event: Envelope, bytes?: number): void
+  append(event: E, bytes?: number): void
   /**
    * Reads the retained events after a sequence number.
    *
    * @param seq - the last sequence number the reader has (0 for none)
    * @returns the events and whether some after `seq` are gone
    */
-  after(seq: number): ReplayLogRead
+  after(seq: number): ReplayLogRead<E>
   /** Drops events past the age bound now rather than at the next append or read. */
   trim(): void
   /**
@@ -61,8 +61,8 @@ export interface ReplayLog {
  * @param options - the bounds and the clock
  * @returns an empty log
  */
-export function createReplayLog(options: ReplayLogOptions): ReplayLog {
-  let events: Envelope[] = []
+export function createReplayLog<E extends Envelope = Envelope>(options: ReplayLogOptions): ReplayLog<E> {
+  let events: E[] = []
   let times: number[] = []
   let sizes: number[] = []
   let head = 0

@@ -12,18 +12,47 @@ import type {
 import type { AccessRequest, AccessResult } from './access.js'
 
 /** An event before the broker has given it an id. */
-export type UnsequencedEvent = Omit<Envelope, 'id'> & {
+export interface UnsequencedEvent {
+  /** The event type. */
+  readonly type: string
+  /** The stream it belongs to. */
+  readonly stream: string
+  /** When the hub accepted it, as an ISO 8601 string. */
+  readonly ts: string
+  /** The validated payload. */
+  readonly data: unknown
+  /** `JSON.stringify(data)`, serialized once by the publishing hub; a broker stores this text. */
+  readonly dataJson: string
   /**
    * The size of its serialized frame, as the hub measured it, for a broker's byte budget.
-   * @defaultValue unknown: a broker that keeps a budget measures the event itself
+   * @defaultValue unknown: a broker that keeps a budget measures `dataJson`
    */
   readonly bytes?: number | undefined
+}
+
+/**
+ * An event as a broker stores and returns it: the envelope, and its payload's JSON as the
+ * publishing hub serialized it, so no process serializes the payload again to write frames.
+ */
+export interface StoredEvent extends Envelope {
+  /** `JSON.stringify(data)`, as the publishing hub wrote it. */
+  readonly dataJson: string
+}
+
+/** What {@link Broker.append} returns: the stored event, and the id before it. */
+export interface AppendedEvent extends StoredEvent {
+  /**
+   * The id of the event before it in the stream's log, null for the stream's first event,
+   * undefined when the broker cannot tell. A hub holding the stream's state up to that id
+   * folds the new event at once instead of reading the log.
+   */
+  readonly previousId?: string | null | undefined
 }
 
 /** What {@link Broker.read} returns. */
 export interface BrokerReadResult {
   /** The retained events after the cursor, in id order. */
-  events: Envelope[]
+  events: StoredEvent[]
   /**
    * True when the cursor is older than the oldest retained event (or unknown to the log):
    * events between it and `events[0]` are gone, so the reader needs a reset.
@@ -38,20 +67,58 @@ export interface BrokerReadResult {
 }
 
 /**
- * Where a hub keeps each stream's replay log and folded state, and how it learns of events
- * published by any process. The in-memory broker serves one process; `taskwire/redis`
- * implements the same interface on Redis Streams for many. Both pass one contract suite.
+ * A stream's state as the hub stores it in the broker from time to time, so a process that
+ * has not followed the stream folds it from here plus the log's tail rather than from the
+ * first event (which the log may no longer hold).
+ */
+export interface StreamCheckpoint {
+  /** The state folded up to and including `state.lastEventId`. */
+  readonly state: RunState
+  /** True when a terminal event of the hub's catalog was folded in: the stream has ended. */
+  readonly ended: boolean
+}
+
+/** What a broker subscription calls: each event after the cursor, and any gap. */
+export interface BrokerListener {
+  /**
+   * Called once per event after the subscription's cursor, in id order, replayed events
+   * first, then live ones, with no gap and no duplicate between them.
+   *
+   * @param event - the next event
+   */
+  event(event: StoredEvent): void
+  /**
+   * Called when events after the cursor can no longer be delivered: they left the log
+   * before the subscription read them (the cursor was older than the log, or the broker was
+   * cut off from its store for longer than the log kept them). Delivery goes on with the
+   * oldest event still retained.
+   *
+   * @param reason - `cursor-expired` or `cursor-unknown`, as in {@link BrokerReadResult}
+   */
+  gap(reason: 'cursor-expired' | 'cursor-unknown'): void
+}
+
+/**
+ * Where a hub keeps each stream's replay log, and how it learns of events published by any
+ * process. A broker orders and stores; the hub validates, serializes and folds. The
+ * in-memory broker serves one process; `taskwire/redis` implements the same interface on
+ * Redis for many. Both pass one contract suite.
+ *
+ * Besides the logs, a broker holds what processes must agree on: state checkpoints, the
+ * claims that make an execution's idempotency key and ownership hold across processes,
+ * and the channels that carry a cancel to the process running an execution.
  */
 export interface Broker {
   /**
-   * Appends an event to the stream's log, assigns its id (strictly increasing within the
-   * stream), folds it into the stream's state and notifies every subscriber of the stream
-   * in every process.
+   * Appends an event to the stream's log and assigns its id: strictly increasing within the
+   * stream, in one order every reader in every process sees.
    *
    * @param event - the validated event without an id
-   * @returns the stored envelope
+   * @returns the stored event, with the id before it when the broker knows it
+   * @throws {@link taskwire!TaskwireHttpError} 503 when the broker cannot store it now
+   *   (`broker-full`, `broker-unavailable`); nothing was stored
    */
-  append(event: UnsequencedEvent): Promise<Envelope>
+  append(event: UnsequencedEvent): Promise<AppendedEvent>
   /**
    * Reads the retained events after a cursor. A cursor of `"0"` reads like `null`; a
    * cursor the stream never issued (not an id, or past the newest) reads as `expired`.
@@ -61,24 +128,76 @@ export interface Broker {
    */
   read(stream: string, afterId: string | null): Promise<BrokerReadResult>
   /**
-   * The state folded from every event ever appended to the stream (not only the retained
-   * ones), with `lastEventId` set to the newest id.
+   * Delivers every event of a stream after a cursor, the retained ones first, then each one
+   * appended later, in id order and each once. It maps onto a shared log as a range read
+   * followed by blocking reads from the last id delivered.
    *
    * @param stream - the stream
+   * @param afterId - the last id the subscriber has; null for the whole retained log
+   * @param listener - called once per event, and on a gap
+   * @returns resolves, once the subscription is in place, with a function that ends it
    */
-  state(stream: string): Promise<RunState>
+  subscribe(stream: string, afterId: string | null, listener: BrokerListener): Promise<() => void>
   /**
-   * Listens to the events appended to a stream from now on, in id order, each once. The
-   * hub subscribes before it reads the replay and relies on this to leave no gap: every
-   * event appended after `subscribe` returns must reach the listener, even when the broker's
-   * own subscription (a Redis connection) becomes active later; such a broker closes the
-   * gap itself, for example by reading its log from the newest id at subscribe time.
+   * The newest checkpoint stored for a stream.
    *
    * @param stream - the stream
-   * @param listener - called once per event
-   * @returns a function that stops listening
+   * @returns the checkpoint, or null when none is stored
    */
-  subscribe(stream: string, listener: (event: Envelope) => void): () => void
+  loadCheckpoint(stream: string): Promise<StreamCheckpoint | null>
+  /**
+   * Stores a checkpoint unless the one stored is at a later event: a slower process never
+   * replaces a newer checkpoint with an older one. It lives as long as the stream's log.
+   *
+   * @param stream - the stream
+   * @param checkpoint - the state and whether the stream ended
+   */
+  saveCheckpoint(stream: string, checkpoint: StreamCheckpoint): Promise<void>
+  /**
+   * Claims a key for a while unless another claim holds it: what makes an idempotency key
+   * start one execution across processes.
+   *
+   * @param key - the key
+   * @param value - what the claim records (an execution's stream and owner)
+   * @param ttlMs - how long the claim holds, in milliseconds
+   * @returns `value` when this call took the claim, or the value of the claim that holds it
+   */
+  claim(key: string, value: string, ttlMs: number): Promise<string>
+  /**
+   * Reads the value of a claim that holds.
+   *
+   * @param key - the key
+   * @returns the value, or null when no claim holds the key
+   */
+  lookup(key: string): Promise<string | null>
+  /**
+   * Renews or ends a claim, only while it still holds `value`: a lease kept alive by its
+   * owner, shortened to an idempotency window when the run ends, or dropped.
+   *
+   * @param key - the key
+   * @param value - the value the caller's claim recorded
+   * @param ttlMs - how long it holds from now; `0` drops it
+   * @returns true when the claim held `value` and was changed
+   */
+  renew(key: string, value: string, ttlMs: number): Promise<boolean>
+  /**
+   * Sends a message to every listener of a channel in every process (a cancel for the
+   * process that runs an execution). Messages are not stored: a listener that is not there
+   * misses them.
+   *
+   * @param channel - the channel
+   * @param message - the text
+   * @returns how many processes listened
+   */
+  notify(channel: string, message: string): Promise<number>
+  /**
+   * Listens to a channel's messages.
+   *
+   * @param channel - the channel
+   * @param listener - called with each message
+   * @returns resolves, once listening, with a function that stops it
+   */
+  listen(channel: string, listener: (message: string) => void): Promise<() => void>
   /** Releases timers, connections and memory; the broker cannot be used afterwards. */
   close(): Promise<void>
 }
@@ -221,7 +340,7 @@ export interface HubStats {
 }
 
 /** The result of {@link Hub.read}. */
-export interface HubReadResult<C extends Catalog = DefaultCatalog> extends BrokerReadResult {
+export interface HubReadResult<C extends Catalog = DefaultCatalog> extends Omit<BrokerReadResult, 'events'> {
   /** The events after the cursor. */
   events: EventOf<C>[]
   /** True when the stream's run reached a terminal event. */
@@ -250,6 +369,11 @@ export interface HubReadResult<C extends Catalog = DefaultCatalog> extends Broke
 export interface AnyHub {
   /** The catalog events are validated against. */
   readonly catalog: Catalog
+  /**
+   * The broker that stores and orders the hub's events: the one given in
+   * `HubOptions.broker`, or the memory broker the hub created.
+   */
+  readonly broker: Broker
   /**
    * Publishes an event: validates it, lets the broker assign its id and log it, and writes
    * its frame, serialized once, to every subscriber of the stream.
@@ -289,14 +413,16 @@ export interface AnyHub {
     stream: string,
     afterId?: string | null,
   ): Promise<
-    BrokerReadResult & {
+    Omit<BrokerReadResult, 'events'> & {
+      /** The events after the cursor. */
+      events: Envelope[]
       /** True when the stream's run reached a terminal event. */
       ended: boolean
     }
   >
   /**
-   * The stream's current state, folded by `reduceRun`. It may be the broker's own copy:
-   * treat it as read-only.
+   * The stream's current state, folded by the hub from the broker's log (the rules of
+   * `reduceRun`). It may be shared with other readers: treat it as read-only.
    *
    * @param stream - the stream
    */

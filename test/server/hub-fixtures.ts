@@ -1,5 +1,4 @@
 import { afterEach } from 'vitest'
-import type { Envelope } from '../../src/core/index.js'
 import {
   type Broker,
   createHub,
@@ -52,12 +51,10 @@ export function createCountingBroker(options: MemoryBrokerOptions = {}): Countin
   let listeners = 0
   let closed = false
   return {
-    append: (event) => inner.append(event),
-    read: (stream, afterId) => inner.read(stream, afterId),
-    state: (stream) => inner.state(stream),
-    subscribe(stream, listener: (event: Envelope) => void) {
+    ...inner,
+    async subscribe(stream, afterId, listener) {
+      const stop = await inner.subscribe(stream, afterId, listener)
       listeners++
-      const stop = inner.subscribe(stream, listener)
       let active = true
       return () => {
         if (active) listeners--

@@ -101,20 +101,23 @@ describe('the replay byte budget', () => {
     stream,
     ts: '2026-12-02T10:00:00.000Z',
     data: { taskId: `t${n}`, note: 'x'.repeat(1000) },
+    dataJson: JSON.stringify({ taskId: `t${n}`, note: 'x'.repeat(1000) }),
     bytes: 1100,
   })
 
-  it('drops the logs appended to the longest ago first, and keeps their states for a reset', async () => {
-    const broker = createMemoryBroker({ maxBytes: 11_000 })
-    for (let n = 1; n <= 6; n++) await broker.append(task('old', n))
-    for (let n = 1; n <= 6; n++) await broker.append(task('new', n))
-    const old = await broker.read('old', null)
+  it('drops the logs appended to the longest ago first; the hub still knows their state', async () => {
+    const hub = makeHub({ replay: { maxBytes: 11_000 } })
+    const publish = (stream: string, n: number) =>
+      hub.publish(stream, 'task.created', { taskId: `t${n}`, note: 'x'.repeat(1000) })
+    for (let n = 1; n <= 6; n++) await publish('old', n)
+    const cursor = (await hub.snapshot('old')).lastEventId
+    for (let n = 1; n <= 6; n++) await publish('new', n)
+    const old = await hub.read('old', null)
     expect(old.expired).toBe(true)
     expect(old.events).toEqual([])
-    expect((await broker.state('old')).tasks).toHaveLength(6)
-    expect((await broker.read('new', null)).events).toHaveLength(6)
-    const cursor = (await broker.state('old')).lastEventId
-    expect(await broker.read('old', cursor)).toEqual({ events: [], expired: false })
+    expect((await hub.snapshot('old')).tasks).toHaveLength(6)
+    expect((await hub.read('new', null)).events).toHaveLength(6)
+    expect(await hub.read('old', cursor)).toMatchObject({ events: [], expired: false, ended: false })
   })
 
   it('trims the oldest events of a stream that alone exceeds the budget, keeping the newest', async () => {
@@ -266,7 +269,7 @@ describe('closing a hub', () => {
   it('cancels running executions first, so their viewers see run.cancelled, with nothing reported', async () => {
     const errors = vi.spyOn(console, 'error')
     const hub = createHub({ heartbeatMs: false })
-    const execution = startExecution(hub, {
+    const execution = await startExecution(hub, {
       stream: 'run-1',
       run: ({ signal }) =>
         new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
@@ -283,7 +286,7 @@ describe('closing a hub', () => {
   it('awaits running executions when asked, so their last events still reach viewers', async () => {
     const hub = createHub({ heartbeatMs: false })
     let finish: () => void = () => {}
-    const execution = startExecution(hub, {
+    const execution = await startExecution(hub, {
       stream: 'run-2',
       run: () => new Promise<string>((resolve) => (finish = () => resolve('done'))),
     })

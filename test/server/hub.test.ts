@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
 import {
   defineCatalog,
   initialRunState,
@@ -225,6 +226,37 @@ describe('createHub', () => {
     expect(hub.stats().connections).toBe(0)
   })
 
+  it("ends streams on the catalog's own terminal types, and only on those", async () => {
+    const catalog = defineCatalog(
+      {
+        'deploy.step': z.object({ step: z.string() }),
+        'deploy.finished': z.object({ ok: z.boolean() }),
+        'run.completed': z.object({}),
+      },
+      { terminal: ['deploy.finished'] },
+    )
+    const hub = createHub({ catalog, heartbeatMs: false })
+    try {
+      const subscription = await hub.subscribe('d1')
+      const sink = createTestSink()
+      subscription?.start(sink)
+      await hub.publish('d1', 'deploy.step', { step: 'build' })
+      await hub.publish('d1', 'run.completed', {})
+      await hub.publish('d1', 'deploy.finished', { ok: true })
+      expect(await subscription?.ended).toBe('terminal')
+      expect(sink.events.map((event) => event.event)).toEqual([
+        'deploy.step',
+        'run.completed',
+        'deploy.finished',
+      ])
+      expect((await hub.read('d1')).ended).toBe(true)
+      const last = (await hub.read('d1')).events.at(-1)?.id
+      expect(await hub.subscribe('d1', { lastEventId: last })).toBeNull()
+    } finally {
+      await hub.close()
+    }
+  })
+
   it('joins the frames of one stream published within one turn into one write per subscriber', async () => {
     const hub = makeHub()
     const a = await open(hub, 'job')
@@ -349,7 +381,7 @@ describe('createHub', () => {
 
   it('holds nothing when the broker cannot listen', async () => {
     const broker = createCountingBroker()
-    broker.subscribe = () => {
+    broker.subscribe = async () => {
       throw new Error('broker down')
     }
     const hub = makeHub({ broker })
