@@ -45,7 +45,7 @@ const EVENTS_ROUTE = /^\/runs\/([\w-]+)\/events(?:\?|$)/
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const hub = createHub()
   let runs = 0
-  const startRun = (): Execution =>
+  const startRun = (): Promise<Execution> =>
     startExecution(hub, {
       stream: `run-${++runs}`,
       started: { mode: 'simulation', executionId: runs },
@@ -57,9 +57,14 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     if (req.method === 'GET' && match?.[1]) {
       void serveNode(hub, req, res, { stream: match[1] })
     } else if (req.method === 'POST' && req.url === '/runs') {
-      const { stream } = startRun()
-      res.writeHead(201, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ stream, events: `/runs/${stream}/events` }))
+      void startRun().then(
+        ({ stream }) => {
+          res.writeHead(201, { 'content-type': 'application/json' })
+          res.end(JSON.stringify({ stream, events: `/runs/${stream}/events` }))
+        },
+        // Its stream could not be claimed in the broker (closed or unreachable).
+        () => res.writeHead(503, { 'content-type': 'text/plain' }).end('Could not start a run; retry.\n'),
+      )
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Try GET /runs/run-1/events or POST /runs\n')
     }
@@ -68,7 +73,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   await once(server, 'listening')
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
-  const execution = startRun()
+  const execution = await startRun()
   const client: StreamHandle = connect(`${origin}/runs/${execution.stream}/events`)
   // Folds the events into the run state; created before the first subscriber so it sees them all.
   const run = createRunStore(client)

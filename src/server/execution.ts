@@ -153,7 +153,13 @@ export interface CancelExecutionOptions {
 interface ClaimValue {
   stream: string
   scope: string | null
+  /** The process that runs it: its cancels go to this owner's channel. */
   owner: string
+  /** This start alone: a later start of the same stream and key is another run. */
+  run: string
+  /** The idempotency key's claim, and how long it answers after the end. */
+  key: string | null
+  ttlMs: number
 }
 
 interface LocalRun {
@@ -184,7 +190,7 @@ interface Registry {
 export const EXECUTION_LEASE_MS = 30_000
 
 /** The broker channel that carries cancels to the process running an execution. */
-const CANCEL_CHANNEL = 'execution:cancel'
+const cancelChannel = (owner: string): string => `execution:cancel:${owner}`
 
 // Process-local by nature: a run's AbortController and its promise live where it runs. What
 // processes must agree on (keys, ownership, cancels) is in the hub's broker.
@@ -221,7 +227,14 @@ const parseClaim = (text: string | null): ClaimValue | undefined => {
   if (text === null) return undefined
   try {
     const value = JSON.parse(text) as Partial<ClaimValue>
-    return typeof value.stream === 'string' ? (value as ClaimValue) : undefined
+    const valid =
+      typeof value.stream === 'string' &&
+      typeof value.owner === 'string' &&
+      typeof value.run === 'string' &&
+      typeof value.ttlMs === 'number' &&
+      (value.scope === null || typeof value.scope === 'string') &&
+      (value.key === null || typeof value.key === 'string')
+    return valid ? (value as ClaimValue) : undefined
   } catch {
     return undefined
   }
@@ -230,7 +243,8 @@ const parseClaim = (text: string | null): ClaimValue | undefined => {
 /** Listens, once per hub, for cancels of this process's runs sent from any process. */
 const listenForCancels = (hub: AnyHub, registry: Registry): void => {
   if (registry.unlisten) return
-  registry.unlisten = hub.broker.listen(CANCEL_CHANNEL, (message) => {
+  // A channel per owner: a cancel is heard by the process that runs the execution, or by none.
+  registry.unlisten = hub.broker.listen(cancelChannel(registry.owner), (message) => {
     let request: { stream?: unknown; scope?: unknown; reason?: unknown }
     try {
       request = JSON.parse(message) as typeof request
@@ -303,19 +317,31 @@ export async function startExecution<C extends Catalog, R = unknown>(
     )
   }
   if (!(Number.isFinite(ttlMs) && ttlMs > 0)) {
-    throw new TaskwireError('invalid-option', `idempotencyTtlMs must be a positive number, got ${String(ttlMs)}.`)
+    throw new TaskwireError(
+      'invalid-option',
+      `idempotencyTtlMs must be a positive number, got ${String(ttlMs)}.`,
+    )
   }
   const broker = hub.broker
   const registry = registryOf(hub)
   const stream = options.stream ?? globalThis.crypto.randomUUID()
-  const claim = JSON.stringify({ stream, scope: scope ?? null, owner: registry.owner } satisfies ClaimValue)
-
+  if (registry.closing) return refused(stream, options.onError ?? DEFAULT_EXECUTION_OPTIONS.onError)
   const key = options.idempotencyKey === undefined ? undefined : keyClaim(scope, options.idempotencyKey)
+  const claimed: ClaimValue = {
+    stream,
+    scope: scope ?? null,
+    owner: registry.owner,
+    run: globalThis.crypto.randomUUID(),
+    key: key ?? null,
+    ttlMs,
+  }
+  const claim = JSON.stringify(claimed)
   const local = registry.running.get(stream) ?? registry.starting.get(stream)
-  if (local) return attach(hub, registry, { stream, scope: scope ?? null, owner: registry.owner })
+  if (local) return attach(hub, registry, claimed)
   if (key !== undefined) {
-    const held = parseClaim(await broker.claim(key, claim, EXECUTION_LEASE_MS))
-    if (held && held.stream !== stream) return attach(hub, registry, held)
+    const held = await broker.claim(key, claim, EXECUTION_LEASE_MS)
+    const holder = parseClaim(held)
+    if (held !== claim && holder) return attach(hub, registry, holder)
   }
   const starting = (async (): Promise<Execution> => {
     // A stream chosen by the server (a job id) runs one execution at a time, whoever asks:
@@ -378,11 +404,14 @@ function run<C extends Catalog, R>(
   }, EXECUTION_LEASE_MS / 3)
   ;(lease as { unref?: () => void }).unref?.()
 
+  // True once the run began (run.started published): only then does its key keep answering.
+  let begun = false
   const release = (): void => {
     clearInterval(lease)
     const endings = [broker.renew(streamClaim(stream), claim, 0)]
-    // The key answers with this execution for the idempotency window after its end.
-    if (key !== undefined) endings.push(broker.renew(key, claim, ttlMs))
+    // The key answers with this execution for the idempotency window after its end; a run
+    // that never began frees it, so a retry (on another server) starts one.
+    if (key !== undefined) endings.push(broker.renew(key, claim, begun ? ttlMs : 0))
     Promise.all(endings).catch((cause: unknown) =>
       onError(new TaskwireError('broker', `The claims of execution ${stream} were not released.`, { cause })),
     )
@@ -456,6 +485,7 @@ function run<C extends Catalog, R>(
       throw new TaskwireError('stream-closed', 'The hub is shutting down; start the run on another server.')
     }
     if (started !== false) await enqueue(() => publish(stream, 'run.started', started))
+    begun = true
     if (cancelled) return
     let outcome: { ok: true; value: R } | { ok: false; error: unknown }
     try {
@@ -491,6 +521,19 @@ function run<C extends Catalog, R>(
   return execution
 }
 
+/** A start on a hub that is shutting down: it claims nothing and runs nothing. */
+function refused(stream: string, onError: (error: unknown) => void): Execution {
+  const error = new TaskwireError(
+    'stream-closed',
+    'The hub is shutting down; start the run on another server.',
+  )
+  const done = Promise.reject(error)
+  done.catch(onError)
+  const controller = new AbortController()
+  controller.abort(error)
+  return { stream, created: true, done, signal: controller.signal, cancel: () => done.then(() => undefined) }
+}
+
 /**
  * The execution another process runs (or this one ran), seen from here: its stream, a
  * `done` that follows its log to its terminal event, and a `cancel` sent to its owner.
@@ -521,13 +564,18 @@ async function watchEnd(hub: AnyHub, stream: string): Promise<RunStatus> {
   const terminal = new Set<string>(hub.catalog.terminal)
   const statusOf = (type: string): RunStatus => STATUS_OF_TERMINAL[type] ?? 'completed'
   const state = await hub.snapshot(stream)
-  const ended = await hub.read(stream, state.lastEventId)
-  if (ended.ended) return state.status === 'running' || state.status === 'idle' ? 'completed' : state.status
+  const read = await hub.read(stream, state.lastEventId)
+  if (read.ended) {
+    // The end may have landed between the snapshot and the read: it is then among the events.
+    const end = read.events.find((event) => terminal.has(event.type))
+    if (end) return statusOf(end.type)
+    return state.status === 'failed' || state.status === 'cancelled' ? state.status : 'completed'
+  }
   return new Promise<RunStatus>((resolve, reject) => {
     let stop: (() => void) | undefined
     let status: RunStatus | undefined
     hub.broker
-      .subscribe(stream, state.lastEventId, {
+      .subscribe(stream, read.events.at(-1)?.id ?? state.lastEventId, {
         event: (event) => {
           if (status !== undefined || !terminal.has(event.type)) return
           status = statusOf(event.type)
@@ -584,13 +632,16 @@ export async function cancelExecution(
   const held = parseClaim(await hub.broker.lookup(streamClaim(stream)))
   if (!held || (held.scope !== null && held.scope !== options.scope)) return false
   const request = JSON.stringify({ stream, scope: held.scope, reason: options.reason })
-  const heard = await hub.broker.notify(CANCEL_CHANNEL, request)
-  if (heard > 0) return true
-  // Nobody listens: the owner died with its lease still running. Its run ends here.
+  if ((await hub.broker.notify(cancelChannel(held.owner), request)) > 0) return true
+  // Its owner does not listen: it died with its lease still running. The run ends here.
   if ((await hub.read(stream, null)).ended) return false
   const publish = hub.publish as UntypedPublish
   await publish(stream, 'run.cancelled', options.reason === undefined ? {} : { reason: options.reason })
-  await hub.broker.renew(streamClaim(stream), JSON.stringify(held), 0)
+  const text = JSON.stringify(held)
+  await Promise.all([
+    hub.broker.renew(streamClaim(stream), text, 0),
+    held.key === null ? undefined : hub.broker.renew(held.key, text, held.ttlMs),
+  ])
   return true
 }
 

@@ -232,7 +232,7 @@ export function createFanOut(options: FanOutOptions): FanOut {
       `Events of ${JSON.stringify(entry.stream)} were lost before they reached this server; reconnect for a reset.`,
     )
     report(error)
-    for (const sub of [...entry.subs]) end(sub, 'hub-closed', error)
+    for (const sub of [...entry.subs]) end(sub, 'gap', error)
   }
 
   const receive = (entry: Entry, event: StoredEvent): void => {

@@ -108,9 +108,13 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
     const checkpoint = { state: entry.fold.state, ended: entry.ended }
     return broker.saveCheckpoint(entry.stream, checkpoint).catch((cause: unknown) => {
       report(
-        new TaskwireError('broker', `The checkpoint of stream ${JSON.stringify(entry.stream)} was not saved.`, {
-          cause,
-        }),
+        new TaskwireError(
+          'broker',
+          `The checkpoint of stream ${JSON.stringify(entry.stream)} was not saved.`,
+          {
+            cause,
+          },
+        ),
       )
     })
   }
@@ -250,7 +254,11 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
         entry = create(event.stream, false)
         remember(entry)
       }
-      if (entry?.loaded && event.previousId !== undefined && entry.fold.state.lastEventId === event.previousId) {
+      if (
+        entry?.loaded &&
+        event.previousId !== undefined &&
+        entry.fold.state.lastEventId === event.previousId
+      ) {
         apply(entry, event)
         settle(entry)
       } else {

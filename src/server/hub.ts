@@ -256,7 +256,6 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
         fanOut.end(sub, 'hub-closed')
         throw closedError()
       }
-      if (sub.phase === 'ended') throw closedError()
       if (!open) {
         fanOut.end(sub, 'terminal')
         return null

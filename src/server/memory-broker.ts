@@ -343,10 +343,12 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     async subscribe(stream: string, afterId: string | null, listener: BrokerListener): Promise<() => void> {
       assertOpen()
       // Replay and registration happen in one synchronous step: no append can fall between.
-      const replay = read(stream, afterId)
+      let replay = read(stream, afterId)
       if (afterId !== null && replay.expired) {
         const reason = replay.reason ?? 'cursor-expired'
         tell(stream, () => listener.gap(reason))
+        // Delivery goes on with the oldest event still retained.
+        replay = read(stream, null)
       }
       for (const event of replay.events) tell(stream, () => listener.event(event))
       let set = listeners.get(stream)

@@ -264,9 +264,11 @@ export interface Reservation {
 
 /**
  * Why a subscription ended: the client left, the run ended, the client fell behind,
- * {@link Hub.disconnect} ended it (credentials revoked), or the hub closed.
+ * {@link Hub.disconnect} ended it (credentials revoked), the hub closed, or the broker's log
+ * lost events before this process delivered them (`gap`: the client reconnects and gets a
+ * `stream.reset`).
  */
-export type SubscriptionEndReason = 'client' | 'terminal' | 'slow-consumer' | 'revoked' | 'hub-closed'
+export type SubscriptionEndReason = 'client' | 'terminal' | 'slow-consumer' | 'revoked' | 'hub-closed' | 'gap'
 
 /** What {@link Hub.disconnect} is told of each subscription, to decide whether to end it. */
 export interface SubscriptionInfo {

@@ -40,7 +40,7 @@ async function app(): Promise<{ hub: Hub; server: TestServer; runs: () => number
       const { status, code, message, headers } = access.refusal
       return void res.status(status).set(headers).json({ error: { code, message } })
     }
-    const execution = startExecution(hub, {
+    const execution = await startExecution(hub, {
       scope: access.key,
       idempotencyKey: req.get('Idempotency-Key'),
       run: ({ signal }) => {

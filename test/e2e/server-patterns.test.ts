@@ -44,8 +44,8 @@ describe('the execution runner behind a POST that answers with its stream', () =
     const release = gate()
     let runs = 0
     const app = express()
-    app.post('/api/agents/execute/stream', (req, res) => {
-      const execution = startExecution(h, {
+    app.post('/api/agents/execute/stream', async (req, res) => {
+      const execution = await startExecution(h, {
         idempotencyKey: req.get('Idempotency-Key'),
         run: async ({ emit }) => {
           runs++
@@ -86,8 +86,8 @@ describe('the execution runner behind a POST that answers with its stream', () =
     const h = hub()
     const release = gate()
     const app = new Hono()
-    app.post('/runs', (c) => {
-      const execution = startExecution(h, {
+    app.post('/runs', async (c) => {
+      const execution = await startExecution(h, {
         run: async ({ emit }) => {
           await emit('node.started', { nodeId: 'fetch' })
           await release.wait
@@ -121,8 +121,8 @@ describe('the execution runner behind a POST that answers with its stream', () =
   it('ends every viewer with run.cancelled when the run is cancelled', async () => {
     const h = hub()
     const app = express()
-    app.post('/runs', (req, res) => {
-      const execution = startExecution(h, {
+    app.post('/runs', async (req, res) => {
+      const execution = await startExecution(h, {
         run: ({ signal }) =>
           new Promise((_, reject) =>
             signal.addEventListener('abort', () => reject(signal.reason), { once: true }),

@@ -66,7 +66,7 @@ describe('hub types', () => {
         await emit('node.started', {})
       },
     })
-    expectTypeOf(execution).toEqualTypeOf<Execution>()
+    expectTypeOf(execution).resolves.toEqualTypeOf<Execution>()
     const event = parseEvent({})
     expectTypeOf(event).toEqualTypeOf<ParsedEvent<DefaultCatalog>>()
     if (event.type === 'task.status')
