@@ -189,6 +189,12 @@ interface Registry {
  */
 export const EXECUTION_LEASE_MS = 30_000
 
+/**
+ * The longest idempotency key accepted: keys are stored in the broker for the idempotency
+ * window, so a caller cannot make them large.
+ */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256
+
 /** The broker channel that carries cancels to the process running an execution. */
 const cancelChannel = (owner: string): string => `execution:cancel:${owner}`
 
@@ -283,7 +289,8 @@ const listenForCancels = (hub: AnyHub, registry: Registry): void => {
  * @param options - the work, the stream, the caller's scope and idempotency key, a cancel
  *   signal
  * @returns the execution, once its key and stream are claimed: the run starts then
- * @throws {@link taskwire!TaskwireError} `invalid-option` for an empty stream, key or scope
+ * @throws {@link taskwire!TaskwireError} `invalid-option` for an empty stream, key or scope,
+ *   or a key longer than {@link MAX_IDEMPOTENCY_KEY_LENGTH}
  * @throws {@link taskwire!TaskwireHttpError} 503 `broker-unavailable` when the broker cannot
  *   record the claim
  * @example
@@ -314,6 +321,12 @@ export async function startExecution<C extends Catalog, R = unknown>(
     throw new TaskwireError(
       'invalid-option',
       'stream, idempotencyKey and scope must be non-empty strings when given.',
+    )
+  }
+  if ((options.idempotencyKey?.length ?? 0) > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new TaskwireError(
+      'invalid-option',
+      `idempotencyKey must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (a UUID is 36); answer 400 to longer ones.`,
     )
   }
   if (!(Number.isFinite(ttlMs) && ttlMs > 0)) {

@@ -39,7 +39,13 @@ export type {
   RunStartedData,
   StartExecutionOptions,
 } from './execution.js'
-export { cancelExecution, DEFAULT_EXECUTION_OPTIONS, startExecution } from './execution.js'
+export {
+  cancelExecution,
+  DEFAULT_EXECUTION_OPTIONS,
+  EXECUTION_LEASE_MS,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  startExecution,
+} from './execution.js'
 export { headerReaderOf, sseHeaders, sseHeadersFor } from './headers.js'
 export type { Heartbeat, HeartbeatOptions } from './heartbeat.js'
 export { createHeartbeat } from './heartbeat.js'

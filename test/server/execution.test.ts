@@ -318,6 +318,17 @@ describe('startExecution', () => {
     expect(onError.mock.calls[0]?.[0]).toMatchObject({ code: 'stream-closed' })
   })
 
+  it('refuses an idempotency key longer than 256 characters, claiming nothing', async () => {
+    const hub = makeHub()
+    const run = vi.fn()
+    await expect(startExecution(hub, { idempotencyKey: 'k'.repeat(257), run })).rejects.toMatchObject({
+      code: 'invalid-option',
+    })
+    expect(await hub.broker.lookup(`execution:key:${JSON.stringify([null, 'k'.repeat(257)])}`)).toBeNull()
+    expect(run).not.toHaveBeenCalled()
+    expect((await startExecution(hub, { idempotencyKey: 'k'.repeat(256), run })).created).toBe(true)
+  })
+
   it('rejects an empty scope as an invalid option', async () => {
     await expect(startExecution(makeHub(), { scope: '', run: () => 1 })).rejects.toMatchObject({
       code: 'invalid-option',
