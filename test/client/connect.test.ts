@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { connect } from '../../src/client/connect.js'
 import type { ConnectOptions } from '../../src/client/options.js'
 import { createRunStore } from '../../src/client/run-store.js'
-import type { ConnectionStatus, StreamHandle } from '../../src/client/stream-handle.js'
+import type { ConnectionStatus, StreamHandle, StreamHandleBase } from '../../src/client/stream-handle.js'
 import { fetchTransport } from '../../src/client/transports/fetch.js'
 import {
   type DefaultCatalog,
@@ -22,7 +22,7 @@ const tick = () => vi.advanceTimersByTimeAsync(0)
 describe('connect over fetch', () => {
   let server: ReturnType<typeof createFakeFetch>
   let errors: unknown[]
-  let handles: StreamHandle[]
+  let handles: StreamHandleBase[]
 
   function open(options: ConnectOptions<DefaultCatalog> = {}): StreamWithState {
     const handle = connect('https://api.test/jobs/1/events', {
@@ -396,7 +396,16 @@ describe('connect over fetch', () => {
       { 'run.completed': z.object({}), 'deploy.finished': z.object({ ok: z.boolean() }) },
       { terminal: ['deploy.finished'] },
     )
-    const stream = open({ catalog, validate: 'passthrough' } as ConnectOptions<DefaultCatalog>)
+    const handle = connect('https://api.test/jobs/1/events', {
+      catalog,
+      validate: 'passthrough',
+      transport: fetchTransport,
+      fetch: server.fetch,
+      random: () => 0.5,
+      onError: (error) => errors.push(error),
+    })
+    handles.push(handle)
+    const stream = started(handle)
     await tick()
     server.last.push(frame(1, 'run.completed', {}))
     await tick()

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, createRunStore, fetchTransport, type Resync } from '../../src/client/index.js'
 import { until } from '../client/until.js'
+import { type ChildServer, startChildServer } from '../helpers/child-server.js'
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/restart-server.ts')
 const children: ChildProcess[] = []
@@ -13,26 +14,10 @@ afterEach(() => {
 })
 
 /** Starts a server process and resolves with its port once it listens. */
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.push(child)
-  let output = ''
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no port after 20 s: ${output}`)), 20_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /listening (\d+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${output}`)))
-  })
-  return { child, port }
+async function startServer(env: Record<string, string>): Promise<ChildServer> {
+  const server = await startChildServer(fixture, env)
+  children.push(server.child)
+  return server
 }
 
 describe('resuming across a server restart', () => {

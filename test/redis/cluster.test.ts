@@ -1,13 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { connect, createRunStore, fetchTransport, type Resync } from '../../src/client/index.js'
+import { connect, fetchTransport } from '../../src/client/index.js'
 import { initialRunState, reduceRun } from '../../src/core/index.js'
 import { createRedisBroker } from '../../src/redis/index.js'
 import { until } from '../client/until.js'
+import { type ChildServer, startChildServer, view } from '../helpers/child-server.js'
 import { deleteKeys, freshPrefix, redisAvailable, redisSkipReason, redisUrl } from '../helpers/redis.js'
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), '../e2e/fixtures/cluster-server.ts')
@@ -22,26 +23,10 @@ afterAll(async () => {
 })
 
 /** Starts a server process on the shared Redis and resolves with its port once it listens. */
-async function startServer(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
-    env: { ...process.env, REDIS_URL: redisUrl, PREFIX: prefix, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.push(child)
-  let output = ''
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no port after 20 s: ${output}`)), 20_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /listening (\d+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${output}`)))
-  })
-  return { child, port }
+async function startServer(env: Record<string, string> = {}): Promise<ChildServer> {
+  const server = await startChildServer(fixture, { REDIS_URL: redisUrl, PREFIX: prefix, ...env })
+  children.push(server.child)
+  return server
 }
 
 /**
@@ -102,12 +87,7 @@ describe.skipIf(!redisAvailable)(
           random: () => 0,
           backoff: { initialMs: 50, maxMs: 200 },
         })
-        const store = createRunStore(handle)
-        store.subscribe(() => {})
-        const ids: string[] = []
-        handle.on('*', (event) => ids.push(event.id))
-        const resyncs: Resync[] = []
-        handle.onResync((resync) => resyncs.push(resync))
+        const { store, ids, resyncs } = view(handle)
 
         await until(handle, () => ids.length >= 8, 15_000)
         balancer.route(c.port)

@@ -6,11 +6,12 @@ import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { connect, createRunStore, fetchTransport, type Resync } from '../../src/client/index.js'
+import { connect, fetchTransport } from '../../src/client/index.js'
 import { isTaskwireError, TaskwireHttpError } from '../../src/core/index.js'
 import { createRedisBroker, type RedisBroker } from '../../src/redis/index.js'
 import { createHub, type Hub, serveNode } from '../../src/server/index.js'
 import { until } from '../client/until.js'
+import { view } from '../helpers/child-server.js'
 import { redisRequired } from '../helpers/redis.js'
 
 const redisServer = (() => {
@@ -126,12 +127,7 @@ describe.skipIf(!redisServer)('a Redis outage in the middle of a run', () => {
       heartbeatTimeoutMs: 1000,
     })
     cleanups.push(() => handle.close())
-    const store = createRunStore(handle)
-    store.subscribe(() => {})
-    const ids: string[] = []
-    handle.on('*', (event) => ids.push(event.id))
-    const resyncs: Resync[] = []
-    handle.onResync((resync) => resyncs.push(resync))
+    const { store, ids, resyncs } = view(handle)
     const progress = (percent: number) => hub.publish('run', 'task.progress', { taskId: 't', percent })
 
     await hub.publish('run', 'run.started', {})
