@@ -69,6 +69,8 @@ export interface StateKeeper {
 export const CHECKPOINT_EVERY = 500
 /** How long after its last unsaved event a stream's checkpoint is written, in milliseconds. */
 const CHECKPOINT_DELAY_MS = 1000
+/** Checkpoints written at once at most, when many streams owe one. */
+const CHECKPOINTS_IN_FLIGHT = 4
 /** Folds kept for streams nobody here follows live; the least recently used go first. */
 const MAX_UNPINNED = 1000
 
@@ -96,7 +98,8 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
   // Folds of streams followed live here, and the others by use, least recent first.
   const pinned = new Map<string, Kept>()
   const recent = new Map<string, Kept>()
-  const dirty = new Set<string>()
+  // Streams whose checkpoint is owed, and whether their fold must read the log first.
+  const dirty = new Map<string, boolean>()
   let timer: ReturnType<typeof setTimeout> | undefined
   let closed = false
 
@@ -169,9 +172,9 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
     entry.unsaved++
   }
 
-  const schedule = (stream: string): void => {
+  const schedule = (stream: string, read: boolean): void => {
     if (closed) return
-    dirty.add(stream)
+    dirty.set(stream, read || dirty.get(stream) === true)
     if (timer !== undefined) return
     timer = setTimeout(() => {
       timer = undefined
@@ -180,25 +183,39 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
     ;(timer as { unref?: () => void }).unref?.()
   }
 
+  /**
+   * Saves at once what must not wait (a run's end, a full interval of events). Only the
+   * process that appended an event owes its timed checkpoint (see `published`), so the
+   * processes that follow a stream do not all save the same state every second.
+   */
   const settle = (entry: Kept): void => {
     if (entry.unsaved >= CHECKPOINT_EVERY || (entry.ended && entry.unsaved > 0)) void save(entry)
-    else if (entry.unsaved > 0) schedule(entry.stream)
+  }
+
+  const flushOne = async (stream: string, read: boolean): Promise<void> => {
+    try {
+      const entry = find(stream)
+      // A fold that took the stream's events as they were appended is current: no read.
+      await save(!read && entry?.loaded ? entry : await catchUp(stream))
+    } catch (cause) {
+      report(
+        new TaskwireError('broker', `The state of stream ${JSON.stringify(stream)} could not be read.`, {
+          cause,
+        }),
+      )
+    }
   }
 
   const flushDirty = async (): Promise<void> => {
-    const streams = [...dirty]
+    const owed = [...dirty]
     dirty.clear()
-    await Promise.all(
-      streams.map((stream) =>
-        catchUp(stream).then(save, (cause: unknown) =>
-          report(
-            new TaskwireError('broker', `The state of stream ${JSON.stringify(stream)} could not be read.`, {
-              cause,
-            }),
-          ),
-        ),
-      ),
-    )
+    // A few at a time, so the checkpoints of many streams do not queue up ahead of the
+    // appends that share the broker's connection.
+    let next = 0
+    const worker = async (): Promise<void> => {
+      for (let item = owed[next++]; item !== undefined; item = owed[next++]) await flushOne(...item)
+    }
+    await Promise.all(Array.from({ length: Math.min(CHECKPOINTS_IN_FLIGHT, owed.length) }, worker))
   }
 
   const catchUp = async (stream: string): Promise<Kept> => {
@@ -261,8 +278,9 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
       ) {
         apply(entry, event)
         settle(entry)
+        if (entry.unsaved > 0) schedule(event.stream, false)
       } else {
-        schedule(event.stream)
+        schedule(event.stream, true)
       }
     },
 
