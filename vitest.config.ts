@@ -3,7 +3,7 @@ import { BROWSER_SUITES } from './vitest.browser.config.js'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'test/**/*.test.tsx', 'examples/**/*.test.ts'],
     // Browser suites need Chromium: `npm run test:browser` runs them (vitest.browser.config.ts).
     exclude: [...configDefaults.exclude, ...BROWSER_SUITES],
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },

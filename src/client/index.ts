@@ -25,6 +25,8 @@ export type {
 } from './options.js'
 export type { RunStore } from './run-store.js'
 export { createRunStore } from './run-store.js'
+export type { RunLease, RunSnapshot, RunSource, SharedRun } from './shared-run.js'
+export { acquireRun } from './shared-run.js'
 export type {
   ConnectionStats,
   ConnectionStatus,
@@ -38,4 +40,11 @@ export { autoTransport } from './transports/auto.js'
 export { eventSourceTransport } from './transports/eventsource.js'
 export { fetchTransport } from './transports/fetch.js'
 export { pollingTransport } from './transports/polling.js'
+export type {
+  BroadcastChannelConstructor,
+  BroadcastChannelLike,
+  LockManagerLike,
+  ShareTabsOptions,
+} from './transports/share-tabs.js'
+export { shareTabs } from './transports/share-tabs.js'
 export { webSocketTransport } from './transports/websocket.js'

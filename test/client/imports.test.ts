@@ -32,6 +32,7 @@ describe('src/client imports', () => {
       'TaskwireError',
       'TaskwireHttpError',
       'TaskwireValidationError',
+      'acquireRun',
       'autoTransport',
       'connect',
       'createRunStore',
@@ -39,6 +40,7 @@ describe('src/client imports', () => {
       'fetchTransport',
       'isTaskwireError',
       'pollingTransport',
+      'shareTabs',
       'webSocketTransport',
     ])
   })
