@@ -1,5 +1,19 @@
 import type { ConnectionStatus, RunSnapshot } from '../client/index.js'
 
+/**
+ * What the indicator writes to: any DOM element (typed structurally, so the declarations
+ * need no DOM library in projects that do not use one).
+ */
+export interface IndicatorElement {
+  /**
+   * Sets an attribute, as `Element.setAttribute` does.
+   *
+   * @param name - the attribute
+   * @param value - its value
+   */
+  setAttribute(name: string, value: string): void
+}
+
 /** Something that reports a connection status the Svelte way, like a run store. */
 export interface StatusSource {
   /**
@@ -42,7 +56,7 @@ const DEFAULT_TITLES: IndicatorTitles = {
  * ```
  */
 export function bindConnectionIndicator(
-  element: Element,
+  element: IndicatorElement,
   store: StatusSource,
   titles: Partial<IndicatorTitles> = {},
 ): () => void {

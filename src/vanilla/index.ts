@@ -8,7 +8,7 @@
  * @module taskwire/vanilla
  */
 export type { ConnectionStatus, Resync, RunSnapshot } from '../client/index.js'
-export type { IndicatorTitles, StatusSource } from './connection-indicator.js'
+export type { IndicatorElement, IndicatorTitles, StatusSource } from './connection-indicator.js'
 export { bindConnectionIndicator } from './connection-indicator.js'
 export type { SharedRunStore } from './run-store.js'
 export { createRunStore } from './run-store.js'
