@@ -8,7 +8,7 @@ import type { RunState } from '../../src/core/index.js'
 import { createHub } from '../../src/server/hub.js'
 import type { Hub } from '../../src/server/types.js'
 import { type StreamServer, startStreamServer } from '../client/stream-server.js'
-import { launchChromium } from '../helpers/chromium.js'
+import { bundleClientForBrowser, launchChromium } from '../helpers/chromium.js'
 
 interface PageResult {
   ids: number[]
@@ -31,24 +31,10 @@ describe('the client bundle in Chromium', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'taskwire-client-'))
-    // Built for the browser platform: a node:* import anywhere under src/client fails here.
-    const bundle = (options: { external?: string[] }) =>
-      build({
-        entryPoints: ['src/client/index.ts'],
-        bundle: true,
-        format: 'esm',
-        platform: 'browser',
-        target: 'es2022',
-        minify: true,
-        write: false,
-        logLevel: 'silent',
-        ...options,
-      })
-    const whole = (await bundle({})).outputFiles[0]
-    if (!whole) throw new Error('esbuild wrote no client bundle')
-    await writeFile(join(dir, 'client.js'), whole.contents)
-    bundleBytes = whole.contents.byteLength
-    ownBytes = (await bundle({ external: ['zod'] })).outputFiles[0]?.contents.byteLength ?? 0
+    const whole = await bundleClientForBrowser()
+    await writeFile(join(dir, 'client.js'), whole)
+    bundleBytes = whole.byteLength
+    ownBytes = (await bundleClientForBrowser({ external: ['zod'] })).byteLength
     await writeFile(
       join(dir, 'page.html'),
       '<!doctype html><script type="module">import * as taskwire from "/client.js"; window.taskwire = taskwire; window.ready = true</script>',

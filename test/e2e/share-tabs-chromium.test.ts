@@ -1,13 +1,12 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { build } from 'esbuild'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub } from '../../src/server/hub.js'
 import { serveNode } from '../../src/server/serve-node.js'
 import type { Hub } from '../../src/server/types.js'
-import { launchChromium } from '../helpers/chromium.js'
+import { bundleClientForBrowser, launchChromium } from '../helpers/chromium.js'
 
 const STREAM = 'tabs-1'
 const PAGE =
@@ -45,18 +44,7 @@ describe('shareTabs in Chromium: tabs of one origin', () => {
   let opened = 0
 
   beforeAll(async () => {
-    const bundle = await build({
-      entryPoints: ['src/client/index.ts'],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      minify: true,
-      write: false,
-      logLevel: 'silent',
-    })
-    const client = bundle.outputFiles[0]?.contents
-    if (!client) throw new Error('esbuild wrote no client bundle')
+    const client = await bundleClientForBrowser()
     hub = createHub({ heartbeatMs: 200, retryMs: 50 })
     // The page, the bundle and the stream on one origin, so the tabs share its locks and channels.
     server = createServer((req, res) => {

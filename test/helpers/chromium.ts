@@ -29,3 +29,28 @@ export async function launchChromium(): Promise<Browser> {
  * test so the stream needs no CORS.
  */
 export const BLANK_PAGE = '<!doctype html><meta charset="utf-8"><title>taskwire test</title>'
+
+/**
+ * Bundles `taskwire/client` (its sources) for the browser as a page would load it: ESM,
+ * minified, for the browser platform, so a `node:*` import anywhere under src/client fails.
+ *
+ * @param options - modules to leave out of the bundle
+ * @returns the bundle's bytes
+ */
+export async function bundleClientForBrowser(options: { external?: string[] } = {}): Promise<Uint8Array> {
+  const { build } = await import('esbuild')
+  const result = await build({
+    entryPoints: ['src/client/index.ts'],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+    ...options,
+  })
+  const bundle = result.outputFiles[0]?.contents
+  if (!bundle) throw new Error('esbuild wrote no client bundle')
+  return bundle
+}

@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http'
+import { cleanup } from '@testing-library/react'
+import { afterEach, beforeEach } from 'vitest'
 import { cancelExecution, createHub, type Hub, serveNode, startExecution } from '../../src/server/index.js'
 import { type SeenRequest, startServer, type TestServer } from '../helpers/http-server.js'
 
@@ -114,4 +116,31 @@ export async function startRunApp(): Promise<RunApp> {
  */
 export function openPageAt(origin: string): void {
   ;(globalThis as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(`${origin}/`)
+}
+
+/**
+ * Gives a test file a fresh app per test, the page pointed at it, and everything torn down
+ * after: the rendered tree, the runs still going, the clients' connections (which close
+ * after the linger: waited for, so no client is left retrying against a closed port), the
+ * server.
+ *
+ * @returns a function returning the current test's app
+ */
+export function appPerTest(): () => RunApp {
+  let app: RunApp | undefined
+  beforeEach(async () => {
+    app = await startRunApp()
+    openPageAt(app.origin)
+  })
+  afterEach(async () => {
+    cleanup()
+    if (!app) return
+    app.finishRuns()
+    await app.server.whenClosed(() => true)
+    await app.close()
+  })
+  return () => {
+    if (!app) throw new Error('appPerTest: no app outside a test')
+    return app
+  }
 }

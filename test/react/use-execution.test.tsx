@@ -1,21 +1,11 @@
 // @vitest-environment happy-dom
-import { act, cleanup, render, screen, waitFor } from '@testing-library/react'
+import { act, render, screen, waitFor } from '@testing-library/react'
 import { StrictMode } from 'react'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { useExecution } from '../../src/react/index.js'
-import { openPageAt, type RunApp, startRunApp } from './run-app.js'
+import { appPerTest } from './run-app.js'
 
-let app: RunApp
-beforeEach(async () => {
-  app = await startRunApp()
-  openPageAt(app.origin)
-})
-afterEach(async () => {
-  cleanup()
-  app.finishRuns()
-  await app.server.whenClosed(() => true)
-  await app.close()
-})
+const app = appPerTest()
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -41,7 +31,7 @@ function Runner({ cancelUrl = true }: { cancelUrl?: boolean }) {
 
 const shown = () => screen.getByTestId('run').textContent
 /** The execution id the server sent for the n-th start. */
-const sentId = (n: number) => String(app.starts()[n]?.res.getHeader('x-execution-id'))
+const sentId = (n: number) => String(app().starts()[n]?.res.getHeader('x-execution-id'))
 
 describe('useExecution', () => {
   it('starts exactly one run for one click under StrictMode, and none while rendering', async () => {
@@ -53,12 +43,12 @@ describe('useExecution', () => {
     expect(shown()).toBe('idle:idle:0:-')
     act(() => screen.getByText('start').click())
     await waitFor(() => expect(shown()).toBe(`open:running:1:${sentId(0)}`))
-    app.finishRuns()
+    app().finishRuns()
     await waitFor(() => expect(shown()).toBe(`closed:completed:1:${sentId(0)}`))
 
-    expect(app.starts()).toHaveLength(1)
-    expect(app.runs()).toBe(1)
-    const [post] = app.starts()
+    expect(app().starts()).toHaveLength(1)
+    expect(app().runs()).toBe(1)
+    const [post] = app().starts()
     expect(post?.headers['idempotency-key']).toMatch(UUID)
     expect(post?.headers['content-type']).toBe('application/json')
   })
@@ -71,17 +61,17 @@ describe('useExecution', () => {
     )
     act(() => screen.getByText('start').click())
     await waitFor(() => expect(shown()).toBe(`open:running:1:${sentId(0)}`))
-    app.server.dropConnections((seen) => seen.method === 'POST')
-    await waitFor(() => expect(app.starts()).toHaveLength(2))
+    app().server.dropConnections((seen) => seen.method === 'POST')
+    await waitFor(() => expect(app().starts()).toHaveLength(2))
     await waitFor(() => expect(shown()).toBe(`open:running:1:${sentId(0)}`))
-    app.finishRuns()
+    app().finishRuns()
     await waitFor(() => expect(shown()).toBe(`closed:completed:1:${sentId(0)}`))
 
-    const [first, second] = app.starts()
+    const [first, second] = app().starts()
     expect(second?.headers['idempotency-key']).toBe(first?.headers['idempotency-key'])
     expect(second?.headers['last-event-id']).toBeTruthy()
     expect(sentId(1)).toBe(sentId(0))
-    expect(app.runs()).toBe(1)
+    expect(app().runs()).toBe(1)
   })
 
   it('starts a new run with a new key on each start(), and follows the last one', async () => {
@@ -92,9 +82,11 @@ describe('useExecution', () => {
     await waitFor(() => expect(shown()).toBe(`open:running:1:${sentId(1)}`))
 
     expect(sentId(1)).not.toBe(sentId(0))
-    const keys = app.starts().map((seen) => seen.headers['idempotency-key'])
+    const keys = app()
+      .starts()
+      .map((seen) => seen.headers['idempotency-key'])
     expect(new Set(keys).size).toBe(2)
-    expect(app.runs()).toBe(2)
+    expect(app().runs()).toBe(2)
   })
 
   it('cancels through cancelUrl: a DELETE with the execution id, and the stream ends with run.cancelled', async () => {
@@ -108,8 +100,12 @@ describe('useExecution', () => {
     act(() => screen.getByText('cancel').click())
     await waitFor(() => expect(shown()).toBe(`closed:cancelled:1:${sentId(0)}`))
 
-    expect(app.cancels().map((seen) => seen.url)).toEqual([`/api/executions/${sentId(0)}`])
-    expect((await app.hub.read(sentId(0))).events.map((event) => event.type)).toEqual([
+    expect(
+      app()
+        .cancels()
+        .map((seen) => seen.url),
+    ).toEqual([`/api/executions/${sentId(0)}`])
+    expect((await app().hub.read(sentId(0))).events.map((event) => event.type)).toEqual([
       'run.started',
       'task.created',
       'run.cancelled',
@@ -122,9 +118,9 @@ describe('useExecution', () => {
     await waitFor(() => expect(shown()).toBe(`open:running:1:${sentId(0)}`))
     act(() => screen.getByText('cancel').click())
     await waitFor(() => expect(shown()).toBe(`closed:running:1:${sentId(0)}`))
-    await app.server.whenClosed((seen) => seen.method === 'POST')
+    await app().server.whenClosed((seen) => seen.method === 'POST')
 
-    expect(app.cancels()).toHaveLength(0)
-    expect((await app.hub.read(sentId(0))).ended).toBe(false)
+    expect(app().cancels()).toHaveLength(0)
+    expect((await app().hub.read(sentId(0))).ended).toBe(false)
   })
 })

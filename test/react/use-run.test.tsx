@@ -1,24 +1,13 @@
 // @vitest-environment happy-dom
-import { act, cleanup, render, screen, waitFor } from '@testing-library/react'
+import { act, render, screen, waitFor } from '@testing-library/react'
 import { StrictMode, useState } from 'react'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { connect, type StreamHandle } from '../../src/client/index.js'
 import type { RunState } from '../../src/core/index.js'
 import { useConnectionStatus, useEvent, useRun } from '../../src/react/index.js'
-import { openPageAt, type RunApp, startRunApp } from './run-app.js'
+import { appPerTest } from './run-app.js'
 
-let app: RunApp
-beforeEach(async () => {
-  app = await startRunApp()
-  openPageAt(app.origin)
-})
-afterEach(async () => {
-  cleanup()
-  // Unmounted components let their connections go after the linger; wait for that before the
-  // server goes, so no client is left retrying against a closed port.
-  await app.server.whenClosed(() => true)
-  await app.close()
-})
+const app = appPerTest()
 
 const URL = '/api/runs/run-1/events'
 
@@ -84,7 +73,7 @@ function Dot() {
 
 describe('useRun', () => {
   it('shares one connection among five components under StrictMode, and the last unmount closes it', async () => {
-    await app.hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
     const names = ['a', 'b', 'c', 'd', 'e']
     const view = render(
       <StrictMode>
@@ -94,14 +83,14 @@ describe('useRun', () => {
       </StrictMode>,
     )
     for (const name of names) await waitFor(() => expect(screen.getByTestId(name).textContent).toBe('open:1'))
-    await app.hub.publish('run-1', 'task.created', { taskId: 't2', title: 'Build' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't2', title: 'Build' })
     for (const name of names) await waitFor(() => expect(screen.getByTestId(name).textContent).toBe('open:2'))
-    expect(app.streamRequests('run-1')).toHaveLength(1)
+    expect(app().streamRequests('run-1')).toHaveLength(1)
 
     view.unmount()
     // The client's linger (250 ms) passes, then the connection closes: the server sees it go.
-    await app.server.whenClosed((seen) => seen.url.startsWith(URL))
-    expect(app.streamRequests('run-1')).toHaveLength(1)
+    await app().server.whenClosed((seen) => seen.url.startsWith(URL))
+    expect(app().streamRequests('run-1')).toHaveLength(1)
   })
 
   it('keeps the connection when the last component is replaced by another within the linger', async () => {
@@ -109,14 +98,14 @@ describe('useRun', () => {
     await waitFor(() => expect(screen.getByTestId('first').textContent).toBe('open:0'))
     act(() => screen.getByText('swap').click())
     await waitFor(() => expect(screen.getByTestId('second').textContent).toBe('open:0'))
-    await app.hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
     await waitFor(() => expect(screen.getByTestId('second').textContent).toBe('open:1'))
-    expect(app.streamRequests('run-1')).toHaveLength(1)
+    expect(app().streamRequests('run-1')).toHaveLength(1)
   })
 
   it('re-renders a component only when its selected slice changes', async () => {
-    await app.hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
-    await app.hub.publish('run-1', 'task.created', { taskId: 't2', title: 'Build' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't2', title: 'Build' })
     const renders: Renders = {}
     render(
       <>
@@ -129,9 +118,9 @@ describe('useRun', () => {
     await waitFor(() => expect(screen.getByTestId('all').textContent).toBe('0,0'))
     const before = { ...renders }
 
-    await app.hub.publish('run-1', 'task.progress', { taskId: 't2', percent: 40 })
+    await app().hub.publish('run-1', 'task.progress', { taskId: 't2', percent: 40 })
     await waitFor(() => expect(screen.getByTestId('t2').textContent).toBe('Build 40%'))
-    await app.hub.publish('run-1', 'task.progress', { taskId: 't2', percent: 60 })
+    await app().hub.publish('run-1', 'task.progress', { taskId: 't2', percent: 60 })
     await waitFor(() => expect(screen.getByTestId('all').textContent).toBe('0,60'))
 
     expect(renders.t1).toBe(before.t1)
@@ -140,7 +129,7 @@ describe('useRun', () => {
   })
 
   it('takes a handle from connect(), folds it once for every component, and leaves closing it to its owner', async () => {
-    await app.hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
     const handle = connect(URL)
     const view = render(
       <StrictMode>
@@ -150,11 +139,11 @@ describe('useRun', () => {
     )
     await waitFor(() => expect(screen.getByTestId('b').textContent).toBe('open:1'))
     expect(screen.getByTestId('a').textContent).toBe('open:1')
-    expect(app.streamRequests('run-1')).toHaveLength(1)
+    expect(app().streamRequests('run-1')).toHaveLength(1)
 
     view.unmount()
     // Without subscribers the handle lets its connection go after the linger, and stays usable.
-    await app.server.whenClosed((seen) => seen.url.startsWith(URL))
+    await app().server.whenClosed((seen) => seen.url.startsWith(URL))
     expect(handle.status).toBe('idle')
     handle.close()
   })
@@ -162,7 +151,7 @@ describe('useRun', () => {
   it('renders the initial state, idle, for a null source, and connects nothing', () => {
     render(<Nothing />)
     expect(screen.getByTestId('nothing').textContent).toBe('idle:idle:0')
-    expect(app.server.requests).toHaveLength(0)
+    expect(app().server.requests).toHaveLength(0)
   })
 })
 
@@ -175,7 +164,7 @@ describe('useEvent', () => {
       </StrictMode>,
     )
     await waitFor(() => expect(screen.getByTestId('toasts').textContent).toBe('open'))
-    await app.hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
     await waitFor(() => expect(toasts).toEqual(['first Plan']))
 
     view.rerender(
@@ -183,34 +172,34 @@ describe('useEvent', () => {
         <Toasts prefix="second" toasts={toasts} />
       </StrictMode>,
     )
-    await app.hub.publish('run-1', 'task.status', { taskId: 't1', status: 'completed' })
-    await app.hub.publish('run-1', 'task.created', { taskId: 't2', title: 'Build' })
+    await app().hub.publish('run-1', 'task.status', { taskId: 't1', status: 'completed' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't2', title: 'Build' })
     await waitFor(() => expect(toasts).toEqual(['first Plan', 'second Build']))
-    expect(app.streamRequests('run-1')).toHaveLength(1)
+    expect(app().streamRequests('run-1')).toHaveLength(1)
   })
 })
 
 describe('useConnectionStatus', () => {
   it('reconnects after a drop and on demand, resuming after the last event, and shows how it continued', async () => {
-    await app.hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
+    await app().hub.publish('run-1', 'task.created', { taskId: 't1', title: 'Plan' })
     render(
       <StrictMode>
         <Dot />
       </StrictMode>,
     )
     await waitFor(() => expect(screen.getByTestId('dot').textContent).toBe('open:fresh'))
-    expect(app.streamRequests('run-1')).toHaveLength(1)
+    expect(app().streamRequests('run-1')).toHaveLength(1)
 
-    app.server.dropConnections((seen) => seen.url.startsWith(URL))
-    await waitFor(() => expect(app.streamRequests('run-1')).toHaveLength(2))
+    app().server.dropConnections((seen) => seen.url.startsWith(URL))
+    await waitFor(() => expect(app().streamRequests('run-1')).toHaveLength(2))
     await waitFor(() => expect(screen.getByTestId('dot').textContent).toBe('open:resumed'))
-    const lastId = (await app.hub.read('run-1')).events.at(-1)?.id
-    expect(app.streamRequests('run-1')[1]?.headers['last-event-id']).toBe(lastId)
+    const lastId = (await app().hub.read('run-1')).events.at(-1)?.id
+    expect(app().streamRequests('run-1')[1]?.headers['last-event-id']).toBe(lastId)
 
     // The "Refresh" button: a new connection at once, resuming after the same event.
     act(() => screen.getByTestId('dot').click())
-    await waitFor(() => expect(app.streamRequests('run-1')).toHaveLength(3))
-    expect(app.streamRequests('run-1')[2]?.headers['last-event-id']).toBe(lastId)
+    await waitFor(() => expect(app().streamRequests('run-1')).toHaveLength(3))
+    expect(app().streamRequests('run-1')[2]?.headers['last-event-id']).toBe(lastId)
     await waitFor(() => expect(screen.getByTestId('dot').textContent).toBe('open:resumed'))
   })
 })
