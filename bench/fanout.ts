@@ -7,13 +7,13 @@
  *
  * Run: npm run bench [-- --clients 100 --events 2000 --rounds 3]
  */
-import { fork } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createChannel, createSession } from 'better-sse'
 import { createHub, serveNode } from '../src/server/index.js'
+import { forkSseClients } from './sse-clients-process.js'
 
 const { values } = parseArgs({
   options: {
@@ -115,21 +115,7 @@ async function runRound(make: () => Variant): Promise<{ name: string; ms: number
   const variant = make()
   const server = await listen(variant)
   const { port } = server.address() as AddressInfo
-  const child = fork(new URL('./sse-clients.mjs', import.meta.url), [
-    `http://127.0.0.1:${port}/`,
-    String(CLIENTS),
-    String(EVENTS),
-  ])
-  const next = (kind: string) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${variant.name}: no '${kind}' within 120 s`)), 120_000)
-      child.on('message', (message: { kind: string; message?: string }) => {
-        if (message.kind === kind) {
-          clearTimeout(timer)
-          resolve()
-        } else if (message.kind === 'error') reject(new Error(message.message))
-      })
-    })
+  const { child, next } = forkSseClients(`http://127.0.0.1:${port}/`, CLIENTS, EVENTS, variant.name)
   await next('ready')
   // Let the last subscriptions go live before the clock starts.
   await new Promise((resolve) => setTimeout(resolve, 200))

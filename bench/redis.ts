@@ -31,6 +31,7 @@ import { createClient } from 'redis'
 import { formatEvent } from '../src/core/index.js'
 import { createRedisBroker, type RedisBroker } from '../src/redis/index.js'
 import { type AnyHub, createHub, type SubscriberSink, serveNode } from '../src/server/index.js'
+import { forkSseClients } from './sse-clients-process.js'
 
 const { values } = parseArgs({
   options: {
@@ -689,24 +690,7 @@ async function fanOutRound(variant: FanOutVariant, stream: string): Promise<numb
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  const child = fork(new URL('./sse-clients.mjs', import.meta.url), [
-    `http://127.0.0.1:${port}/`,
-    String(CLIENTS),
-    String(EVENTS),
-  ])
-  const next = (kind: string) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${variant.name}: no '${kind}' within 120 s`)), 120_000)
-      child.on('message', (message: { kind: string; message?: string }) => {
-        if (message.kind === kind) {
-          clearTimeout(timer)
-          resolve()
-        } else if (message.kind === 'error') {
-          clearTimeout(timer)
-          reject(new Error(message.message))
-        }
-      })
-    })
+  const { child, next } = forkSseClients(`http://127.0.0.1:${port}/`, CLIENTS, EVENTS, variant.name)
   let publishError: unknown
   try {
     await next('ready')
