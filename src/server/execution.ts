@@ -288,7 +288,8 @@ const listenForCancels = (hub: AnyHub, registry: Registry): void => {
  * @param hub - the hub to publish on; its catalog must hold the `run.*` events
  * @param options - the work, the stream, the caller's scope and idempotency key, a cancel
  *   signal
- * @returns the execution, once its key and stream are claimed: the run starts then
+ * @returns the execution, once its key and stream are claimed and `run.started` is in the
+ *   log (any process can serve its stream then); `run` is called next
  * @throws {@link taskwire!TaskwireError} `invalid-option` for an empty stream, key or scope,
  *   or a key longer than {@link MAX_IDEMPOTENCY_KEY_LENGTH}
  * @throws {@link taskwire!TaskwireHttpError} 503 `broker-unavailable` when the broker cannot
@@ -375,7 +376,7 @@ export async function startExecution<C extends Catalog, R = unknown>(
   }
 }
 
-function run<C extends Catalog, R>(
+async function run<C extends Catalog, R>(
   hub: Hub<C>,
   registry: Registry,
   stream: string,
@@ -383,7 +384,7 @@ function run<C extends Catalog, R>(
   key: string | undefined,
   ttlMs: number,
   options: StartExecutionOptions<C, R>,
-): Execution {
+): Promise<Execution> {
   const broker = hub.broker
   const publish = hub.publish as unknown as UntypedPublish
   const terminal = new Set<string>(hub.catalog.terminal)
@@ -493,11 +494,17 @@ function run<C extends Catalog, R>(
   registry.running.set(stream, local)
 
   const started = options.started ?? DEFAULT_EXECUTION_OPTIONS.started
+  // Published before the execution is returned: a viewer sent to any process right after the
+  // start (another process on a shared broker, too) finds the stream in the log.
+  const announced: Promise<unknown> = registry.closing
+    ? Promise.reject(
+        new TaskwireError('stream-closed', 'The hub is shutting down; start the run on another server.'),
+      )
+    : started === false
+      ? Promise.resolve()
+      : enqueue(() => publish(stream, 'run.started', started))
   const main = async (): Promise<void> => {
-    if (registry.closing) {
-      throw new TaskwireError('stream-closed', 'The hub is shutting down; start the run on another server.')
-    }
-    if (started !== false) await enqueue(() => publish(stream, 'run.started', started))
+    await announced
     begun = true
     if (cancelled) return
     let outcome: { ok: true; value: R } | { ok: false; error: unknown }
@@ -531,6 +538,8 @@ function run<C extends Catalog, R>(
     options.signal?.addEventListener('abort', onAbort, { once: true })
   }
   main().catch((error: unknown) => finish({ error }))
+  // A failed announcement rejects `done`; the start itself still returns the execution.
+  await announced.catch(() => {})
   return execution
 }
 

@@ -279,11 +279,30 @@ describe('startExecution', () => {
   it('never calls the run when cancelled before it started', async () => {
     const hub = makeHub()
     const run = vi.fn()
-    const execution = await startExecution(hub, { stream: 'early', run })
-    await execution.cancel()
+    // Cancelled while the start is still claiming its stream: the run must never be called.
+    const controller = new AbortController()
+    const starting = startExecution(hub, { stream: 'early', run, signal: controller.signal })
+    controller.abort()
+    const execution = await starting
     expect(await execution.done).toBe('cancelled')
     expect(run).not.toHaveBeenCalled()
     expect(await types(hub, 'early')).toEqual(['run.started', 'run.cancelled'])
+  })
+
+  it('returns the execution only once run.started is in the log, so any process can serve it', async () => {
+    const broker = createMemoryBroker()
+    // A broker that takes a while to store each event, like a remote one.
+    const slow: typeof broker = {
+      ...broker,
+      append: (...args) =>
+        new Promise((resolve) => setTimeout(resolve, 20)).then(() => broker.append(...args)),
+    }
+    const hub = createHub({ heartbeatMs: false, broker: slow })
+    const execution = await startExecution(hub, { stream: 'announced', run: () => new Promise(() => {}) })
+    const read = await hub.read('announced', null)
+    expect(read.events.map((event) => event.type)).toEqual(['run.started'])
+    await execution.cancel()
+    await hub.close()
   })
 
   it('rejects done and reports through onError when run.started cannot be published', async () => {
