@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
@@ -44,12 +44,19 @@ function commentsOf(file: string): { line: number; text: string }[] {
   return comments
 }
 
-/** README.md and the guides in docs/ (not the generated API reference in docs/api/). */
+/**
+ * README.md, the guides in docs/ (not the generated API reference in docs/api/) and the
+ * example applications' READMEs.
+ */
 function userDocs(): string[] {
   const guides = readdirSync(join(root, 'docs'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`)
-  return ['README.md', ...guides]
+  const examples = readdirSync(join(root, 'examples'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `examples/${entry.name}/README.md`)
+    .filter((file) => existsSync(join(root, file)))
+  return ['README.md', ...guides, ...examples]
 }
 
 /** Every TypeScript file under src/, repository-relative. */
@@ -60,9 +67,10 @@ function sources(): string[] {
 }
 
 describe('the words users read', () => {
-  it('name no design card, build machine path or test file in README.md and docs/', () => {
+  it("name no design card, build machine path or test file in README.md, docs/ and the examples' READMEs", () => {
     const files = userDocs()
     expect(files).toContain('docs/events.md')
+    expect(files).toContain('examples/flow-executor/README.md')
     expect(files.flatMap((file) => findings(file, readFileSync(join(root, file), 'utf8')))).toEqual([])
   })
 
