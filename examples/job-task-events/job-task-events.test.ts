@@ -546,7 +546,7 @@ for (const backend of backends) {
       })
     })
 
-    it.runIf(backend.name === 'PGlite')('runs as a script: tsx worker.ts --url … --job …', async () => {
+    it('runs as a script: tsx worker.ts --url … --job …', async () => {
       const job = await createJob(['Scripted'])
       const script = fileURLToPath(new URL('./worker.ts', import.meta.url))
       const child = spawn(
