@@ -55,6 +55,55 @@ export function createFrameCache(): FrameCache {
 }
 
 /**
+ * The length of an event's named frame before its id is known (`id: \n`, `event: <type>`, and
+ * the envelope with `"id":""`), in UTF-16 code units and in UTF-8 bytes, worked out from the
+ * pieces rather than by writing the frame: the hub checks every publish against
+ * `maxEventBytes`, and writing a frame to measure it costs as much as writing it.
+ *
+ * @param type - the event type
+ * @param stream - the stream
+ * @param ts - the timestamp, ISO 8601 (ASCII)
+ * @param dataJson - the payload's JSON
+ * @param limit - the most UTF-8 bytes of interest; counting stops past it
+ * @returns the frame's length in code units, and whether its UTF-8 form exceeds `limit`
+ */
+export function measureNamedFrame(
+  type: string,
+  stream: string,
+  ts: string,
+  dataJson: string,
+  limit: number | false,
+): { chars: number; tooLarge: boolean } {
+  const typeJson = JSON.stringify(type)
+  const streamJson = JSON.stringify(stream)
+  // `id: \n` + `event: ` + type + `\n` + `data: ` + envelope + `\n\n`, where the envelope is
+  // {"type":T,"stream":S,"id":"","ts":TS,"data":D}: 39 characters besides its values.
+  const fixed = 5 + 8 + type.length + 8 + 39 + typeJson.length + streamJson.length + 2 + ts.length + 2
+  const chars = fixed + dataJson.length
+  if (limit === false) return { chars, tooLarge: false }
+  // Only the type (raw and in JSON), the stream and the payload can hold non-ASCII text.
+  const extra = (text: string): number => utf8Bytes(text) - text.length
+  const fixedBytes = fixed + extra(type) * 2 + extra(streamJson)
+  return { chars, tooLarge: fixedBytes > limit || exceedsUtf8Bytes(dataJson, limit - fixedBytes) }
+}
+
+/** The UTF-8 length of a short string. */
+function utf8Bytes(text: string): number {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) continue
+    if (code < 0x800) bytes += 1
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair: 4 bytes for 2 code units.
+      bytes += 2
+      i++
+    } else bytes += 2
+  }
+  return bytes
+}
+
+/**
  * Tells whether a string takes more than `limit` bytes in UTF-8, without encoding it and
  * without counting further than needed.
  *

@@ -54,6 +54,8 @@ interface Entry extends StreamEntry {
   pendingChars: number
   scheduled: boolean
   flushing: boolean
+  /** The id of the last event written out, which every subscriber that took it now has. */
+  fannedId: string | null
 }
 
 /** One admitted subscriber: admitted, then live once started, then ended. */
@@ -187,6 +189,7 @@ export function createFanOut(options: FanOutOptions): FanOut {
       closed: false,
       pending: [],
       pendingChars: 0,
+      fannedId: null,
       scheduled: false,
       flushing: false,
       stateFrames: undefined,
@@ -286,13 +289,17 @@ export function createFanOut(options: FanOutOptions): FanOut {
       }
       if (sub.phase !== 'live') continue
       // The shared chunk fits unless the subscriber's first write already held some of these.
-      const owed = isSeenEventId(first.id, sub.lastId)
-        ? framesThroughTerminal(events, sub.lastId, sub.framing, frames, isTerminal)
-        : chunk(sub.framing)
+      // A subscriber that took the previous batch is known to be behind this one without
+      // comparing ids, which is most of them on every batch.
+      const behind = sub.lastId === entry.fannedId || !isSeenEventId(first.id, sub.lastId)
+      const owed = behind
+        ? chunk(sub.framing)
+        : framesThroughTerminal(events, sub.lastId, sub.framing, frames, isTerminal)
       if (owed.text === '') continue
       sub.lastId = owed.lastId
       if (write(sub, owed.text) && owed.ended) end(sub, 'terminal')
     }
+    entry.fannedId = events[events.length - 1]?.id ?? entry.fannedId
   }
 
   const keep = (sub: Sub, events: readonly Envelope[]): void => {

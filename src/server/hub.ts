@@ -15,7 +15,7 @@ import {
 import { type AccessRequest, type AccessResult, decideAccess } from './access.js'
 import { settleExecutions } from './execution.js'
 import { createFirstFrames } from './first-frames.js'
-import { createFrameCache, exceedsUtf8Bytes } from './frame-cache.js'
+import { createFrameCache, measureNamedFrame } from './frame-cache.js'
 import { createFanOut } from './hub-fanout.js'
 import { type HubOptions, resolveHubOptions } from './hub-options.js'
 import { createSlots } from './hub-slots.js'
@@ -200,16 +200,16 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
           cause,
         })
       }
-      // Measured on the frame as written, but for the digits of the id the broker assigns.
-      const probe = frames.frame({ type, stream, id: '', ts, data: value, dataJson }, 'named')
-      if (config.maxEventBytes !== false && exceedsUtf8Bytes(probe, config.maxEventBytes)) {
+      // Measured as the frame will be written, but for the digits of the id the broker assigns.
+      const size = measureNamedFrame(type, stream, ts, dataJson, config.maxEventBytes)
+      if (size.tooLarge) {
         refuse(
           `The ${type} event for ${JSON.stringify(stream)} is larger than maxEventBytes (${config.maxEventBytes} bytes); publish a reference to large payloads rather than the payload.`,
           'data',
           'event-too-large',
         )
       }
-      const stored = await broker.append({ type, stream, ts, data: value, dataJson, bytes: probe.length })
+      const stored = await broker.append({ type, stream, ts, data: value, dataJson, bytes: size.chars })
       keeper.published(stored)
       const envelope = { type, stream, id: stored.id, ts, data: value }
       return envelope as EventOf<C, T>

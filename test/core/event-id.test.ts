@@ -1,7 +1,32 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { compareEventIds, isSeenEventId } from '../../src/core/index.js'
 
 describe('compareEventIds', () => {
+  // Ids as a broker writes them, and as a careless client might send them back (leading zeros).
+  const digits = fc.stringMatching(/^[0-9]{1,20}$/)
+  const eventId = fc.oneof(
+    digits,
+    fc.tuple(digits, digits).map(([time, sequence]) => `${time}-${sequence}`),
+  )
+  const numbersOf = (id: string): [bigint, bigint] => {
+    const [time = '0', sequence = '0'] = id.split('-')
+    return [BigInt(time), BigInt(sequence)]
+  }
+
+  it('orders any two well-formed ids as their numbers do', () => {
+    fc.assert(
+      fc.property(eventId, eventId, (a, b) => {
+        const [timeA, sequenceA] = numbersOf(a)
+        const [timeB, sequenceB] = numbersOf(b)
+        const expected =
+          timeA === timeB ? Math.sign(Number(sequenceA - sequenceB)) : Math.sign(Number(timeA - timeB))
+        expect(Math.sign(compareEventIds(a, b))).toBe(expected)
+      }),
+      { numRuns: 2_000 },
+    )
+  })
+
   it.each([
     ['1', '2', -1],
     ['2', '1', 1],
