@@ -26,6 +26,11 @@ export interface RunFold {
    */
   readonly state: RunState
   /**
+   * The id of the last event applied (`state.lastEventId`), read without building `state`:
+   * a server that folds every event asks it per event, and reads the state far less often.
+   */
+  readonly lastEventId: string | null
+  /**
    * Folds one event in, with exactly the rules of {@link reduceRun}: an event whose id is not
    * after the last one is ignored, except `stream.reset`, which always replaces the state;
    * `stream.snapshot` replaces it and merges its `meta`; types the fold does not know only
@@ -104,6 +109,10 @@ class Fold implements RunFold {
     // A state already in the fold's own shape is its own materialization, so folding
     // nothing (or only ignored events) hands back the very object given.
     if (this.#seed(initial, initial.meta)) this.#state = initial
+  }
+
+  get lastEventId(): string | null {
+    return this.#head.lastEventId
   }
 
   get state(): RunState {

@@ -249,10 +249,21 @@ export function createFanOut(options: FanOutOptions): FanOut {
       flush(entry)
     } else if (!entry.scheduled) {
       entry.scheduled = true
-      scheduleTurn(() => {
-        entry.scheduled = false
-        flush(entry)
-      })
+      dirty.push(entry)
+      // One callback a turn for every stream that received events, not one per stream: with
+      // many small streams, scheduling was a cost of its own.
+      if (dirty.length === 1) scheduleTurn(flushDirty)
+    }
+  }
+
+  /** Streams with events waiting for the turn's flush, in the order they received them. */
+  let dirty: Entry[] = []
+  const flushDirty = (): void => {
+    const due = dirty
+    dirty = []
+    for (const entry of due) {
+      entry.scheduled = false
+      flush(entry)
     }
   }
 
@@ -282,7 +293,9 @@ export function createFanOut(options: FanOutOptions): FanOut {
       }
       return owed
     }
-    for (const sub of [...entry.subs]) {
+    // No copy of the set: a subscriber that ends here is deleted from it, which a Set's
+    // iteration allows, and nothing adds one while a batch is written.
+    for (const sub of entry.subs) {
       if (sub.phase === 'admitted') {
         keep(sub, events)
         continue

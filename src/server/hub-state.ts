@@ -106,7 +106,7 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
   const find = (stream: string): Kept | undefined => pinned.get(stream) ?? recent.get(stream)
 
   const save = (entry: Kept): Promise<void> => {
-    if (entry.unsaved === 0 || entry.fold.state.lastEventId === null) return Promise.resolve()
+    if (entry.unsaved === 0 || entry.fold.lastEventId === null) return Promise.resolve()
     entry.unsaved = 0
     const checkpoint = { state: entry.fold.state, ended: entry.ended }
     return broker.saveCheckpoint(entry.stream, checkpoint).catch((cause: unknown) => {
@@ -165,9 +165,9 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
   }
 
   const apply = (entry: Kept, event: StoredEvent): void => {
-    const before = entry.fold.state.lastEventId
+    const before = entry.fold.lastEventId
     entry.fold.apply(event)
-    if (entry.fold.state.lastEventId === before) return
+    if (entry.fold.lastEventId === before) return
     if (isTerminal(event.type)) entry.ended = true
     entry.unsaved++
   }
@@ -226,13 +226,13 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
       if (recent.get(stream) === entry) recent.delete(stream)
       throw error
     }
-    let read = await broker.read(stream, entry.fold.state.lastEventId)
-    if (read.expired && entry.fold.state.lastEventId !== null) {
+    let read = await broker.read(stream, entry.fold.lastEventId)
+    if (read.expired && entry.fold.lastEventId !== null) {
       // The log moved past this fold (trimmed, or forgotten and begun again): start over
       // from the newest checkpoint, which another process may have written meanwhile.
       entry.ready = load(entry)
       await entry.ready
-      read = await broker.read(stream, entry.fold.state.lastEventId)
+      read = await broker.read(stream, entry.fold.lastEventId)
     }
     if (read.expired && read.events.length > 0) {
       report(
@@ -271,11 +271,7 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
         entry = create(event.stream, false)
         remember(entry)
       }
-      if (
-        entry?.loaded &&
-        event.previousId !== undefined &&
-        entry.fold.state.lastEventId === event.previousId
-      ) {
+      if (entry?.loaded && event.previousId !== undefined && entry.fold.lastEventId === event.previousId) {
         apply(entry, event)
         settle(entry)
         if (entry.unsaved > 0) schedule(event.stream, false)

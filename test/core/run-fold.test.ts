@@ -25,6 +25,20 @@ describe('createRunFold', () => {
     expect(runFold.state.tasks[0]).toMatchObject({ id: 'a', status: 'in_progress', percent: 50 })
   })
 
+  it('tells its last event id as its state would, ignored events included', () => {
+    const runFold = createRunFold()
+    expect(runFold.lastEventId).toBeNull()
+    runFold.apply(envelope('3', 'task.created', { taskId: 'a' }))
+    expect(runFold.lastEventId).toBe('3')
+    // Not after the last id: ignored, as the state shows.
+    runFold.apply(envelope('2', 'task.deleted', { taskId: 'a' }))
+    expect(runFold.lastEventId).toBe('3')
+    runFold.apply(envelope('4', 'node.started', { nodeId: 'n' }))
+    expect(runFold.lastEventId).toBe('4')
+    expect(runFold.state.lastEventId).toBe(runFold.lastEventId)
+    expect(runFold.state.tasks.map((task) => task.id)).toEqual(['a'])
+  })
+
   it('leaves a state it returned untouched by later events', () => {
     const runFold = createRunFold()
     runFold.apply(envelope('1', 'run.started', { nodes: [{ nodeId: 'n' }] }))
