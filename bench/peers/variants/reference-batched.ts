@@ -1,0 +1,46 @@
+/**
+ * The closest limit measured: the hand-written endpoint that serializes each event once,
+ * appends its frame to the stream's pending text, and writes that text once per subscriber
+ * when the event-loop turn ends. The flush is scheduled with `setImmediate` on the first
+ * publish of a turn, so every event published within one turn goes out in one write.
+ */
+import { createServer, type ServerResponse } from 'node:http'
+import { createEnvelopes, SSE_HEADERS, sseFrame, streamOf } from '../envelope.js'
+import type { Variant } from '../variant.js'
+
+export function createVariant(): Variant {
+  const subscribers = new Map<string, Set<ServerResponse>>()
+  const pending = new Map<string, string>()
+  const envelope = createEnvelopes()
+  let scheduled = false
+
+  const flush = () => {
+    scheduled = false
+    for (const [stream, text] of pending) {
+      for (const res of subscribers.get(stream) ?? []) res.write(text)
+    }
+    pending.clear()
+  }
+
+  const server = createServer((req, res) => {
+    const stream = streamOf(req.url)
+    if (stream === undefined) return void res.writeHead(404).end()
+    res.writeHead(200, SSE_HEADERS)
+    res.flushHeaders()
+    const set = subscribers.get(stream) ?? new Set()
+    subscribers.set(stream, set)
+    set.add(res)
+    res.on('close', () => set.delete(res))
+  })
+  return {
+    server,
+    publish(stream, payload) {
+      const frame = sseFrame(envelope(stream, payload))
+      pending.set(stream, (pending.get(stream) ?? '') + frame)
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    },
+  }
+}
