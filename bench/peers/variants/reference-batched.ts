@@ -4,12 +4,12 @@
  * when the event-loop turn ends. The flush is scheduled with `setImmediate` on the first
  * publish of a turn, so every event published within one turn goes out in one write.
  */
-import { createServer, type ServerResponse } from 'node:http'
-import { createEnvelopes, SSE_HEADERS, sseFrame, streamOf } from '../envelope.js'
+import { createEnvelopes, sseFrame } from '../envelope.js'
+import { createSubscriberServer } from '../subscribers.js'
 import type { Variant } from '../variant.js'
 
 export function createVariant(): Variant {
-  const subscribers = new Map<string, Set<ServerResponse>>()
+  const { server, subscribers } = createSubscriberServer()
   const pending = new Map<string, string>()
   const envelope = createEnvelopes()
   let scheduled = false
@@ -22,16 +22,6 @@ export function createVariant(): Variant {
     pending.clear()
   }
 
-  const server = createServer((req, res) => {
-    const stream = streamOf(req.url)
-    if (stream === undefined) return void res.writeHead(404).end()
-    res.writeHead(200, SSE_HEADERS)
-    res.flushHeaders()
-    const set = subscribers.get(stream) ?? new Set()
-    subscribers.set(stream, set)
-    set.add(res)
-    res.on('close', () => set.delete(res))
-  })
   return {
     server,
     publish(stream, payload) {

@@ -3,10 +3,19 @@
  * the built package (dist/, as an app would), not the sources through tsx, whose helpers
  * (`__name` on every closure) would be measured too: `npm run bench` builds first.
  */
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { createHub, serveNode } from '../../../dist/server.js'
+import { fileURLToPath } from 'node:url'
+import type * as TaskwireServer from '../../../src/server/index.js'
 import { streamOf } from '../envelope.js'
 import type { Variant } from '../variant.js'
+
+// Typed by the sources, loaded from the build: a path the type checker does not follow, so
+// it needs no build to check this file.
+const built = new URL('../../../dist/server.js', import.meta.url)
+if (!existsSync(fileURLToPath(built)))
+  throw new Error('Run `npm run build` first: the benchmark measures dist/.')
+const { createHub, serveNode } = (await import(built.href)) as typeof TaskwireServer
 
 const PLENTY = 1_000_000
 
