@@ -261,9 +261,18 @@ export function createFanOut(options: FanOutOptions): FanOut {
   const flushDirty = (): void => {
     const due = dirty
     dirty = []
-    for (const entry of due) {
+    for (let i = 0; i < due.length; i++) {
+      const entry = due[i] as Entry
       entry.scheduled = false
-      flush(entry)
+      try {
+        flush(entry)
+      } catch (error) {
+        // One stream's failure (an onError that throws) must not strand the others' events:
+        // they go to the next turn, and the error goes on as it would have.
+        for (const rest of due.slice(i + 1)) dirty.push(rest)
+        if (dirty.length > 0) scheduleTurn(flushDirty)
+        throw error
+      }
     }
   }
 
