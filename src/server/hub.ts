@@ -16,7 +16,7 @@ import { type AccessRequest, type AccessResult, decideAccess } from './access.js
 import { settleExecutions } from './execution.js'
 import { createFirstFrames } from './first-frames.js'
 import { createFrameCache, measureNamedFrame } from './frame-cache.js'
-import { createFanOut } from './hub-fanout.js'
+import { createFanOut, type FanOut, type Sub } from './hub-fanout.js'
 import { type HubOptions, resolveHubOptions } from './hub-options.js'
 import { createSlots } from './hub-slots.js'
 import { createStateKeeper } from './hub-state.js'
@@ -30,6 +30,7 @@ import type {
   HubStats,
   Reservation,
   SubscribeOptions,
+  SubscriberSink,
   Subscription,
   SubscriptionEndReason,
   SubscriptionInfo,
@@ -260,12 +261,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
         fanOut.end(sub, 'terminal')
         return null
       }
-      return {
-        stream,
-        ended,
-        start: (sink) => fanOut.start(sub, sink),
-        close: () => fanOut.end(sub, 'client'),
-      }
+      return new HubSubscription(fanOut, sub, ended)
     },
 
     async read(stream: string, afterId: string | null = null): Promise<HubReadResult<C>> {
@@ -329,4 +325,30 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     },
   }
   return hub
+}
+
+/**
+ * What `hub.subscribe` hands an adapter. A class rather than an object of closures: one is
+ * kept per open connection, and prototype methods cost it nothing.
+ */
+class HubSubscription implements Subscription {
+  readonly stream: string
+  readonly ended: Promise<SubscriptionEndReason>
+  readonly #fanOut: FanOut
+  readonly #sub: Sub
+
+  constructor(fanOut: FanOut, sub: Sub, ended: Promise<SubscriptionEndReason>) {
+    this.stream = sub.stream
+    this.ended = ended
+    this.#fanOut = fanOut
+    this.#sub = sub
+  }
+
+  start(sink: SubscriberSink): void {
+    this.#fanOut.start(this.#sub, sink)
+  }
+
+  close(): void {
+    this.#fanOut.end(this.#sub, 'client')
+  }
 }

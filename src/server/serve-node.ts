@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { TaskwireError } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
 import { admissionAnswer, admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
 import { headerReaderOf, sseHeadersFor } from './headers.js'
@@ -108,33 +109,49 @@ export async function serveNode(
     return { status, reason: await subscription.ended }
   }
   subscription.start(nodeSink(res))
-  const [reason] = await Promise.all([subscription.ended, closed])
-  return { status: 200, reason }
+  // Returned rather than awaited: this function's frame is let go for the stream's lifetime,
+  // and only what the close listener holds stays (a connection's memory is the hub's budget).
+  return Promise.all([subscription.ended, closed]).then(([reason]) => ({ status: 200, reason }))
 }
 
 function nodeSink(res: NodeResponse): SubscriberSink {
-  // `compression` (Express) buffers until it fills a block; its `flush()` pushes each frame.
-  const flushable = res as { flush?: unknown }
-  const flush = typeof flushable.flush === 'function' ? (flushable.flush as () => void).bind(res) : undefined
-  return {
-    write(chunk) {
-      if (isClosed(res))
-        return // Both response types take a string; TypeScript cannot pick an overload on the union.
-      ;(res as ServerResponse).write(chunk)
-      flush?.()
-    },
-    bufferedBytes() {
-      // OutgoingMessage counts its own buffer plus the socket's; an HTTP/2 response buffers
-      // in its stream.
-      return 'stream' in res ? res.stream.writableLength : res.writableLength
-    },
-    end(error) {
-      if (isClosed(res)) return
-      // A slow consumer or a closing hub: drop what is queued and cut the connection, so
-      // memory is freed now; the client resumes from its last id.
-      if (error) res.destroy()
-      else res.end()
-    },
+  return new NodeSink(res)
+}
+
+/**
+ * Writes a subscription to a Node response. A class rather than an object of closures: one
+ * is kept per open connection, and prototype methods cost it nothing.
+ */
+class NodeSink implements SubscriberSink {
+  readonly #res: NodeResponse
+  constructor(res: NodeResponse) {
+    this.#res = res
+  }
+
+  write(chunk: string): void {
+    const res = this.#res
+    if (isClosed(res))
+      return // Both response types take a string; TypeScript cannot pick an overload on the union.
+    ;(res as ServerResponse).write(chunk)
+    // `compression` (Express) buffers until it fills a block; its `flush()` pushes each frame.
+    const flush = (res as { flush?: unknown }).flush
+    if (typeof flush === 'function') flush.call(res)
+  }
+
+  bufferedBytes(): number {
+    const res = this.#res
+    // OutgoingMessage counts its own buffer plus the socket's; an HTTP/2 response buffers
+    // in its stream.
+    return 'stream' in res ? res.stream.writableLength : res.writableLength
+  }
+
+  end(error?: TaskwireError): void {
+    const res = this.#res
+    if (isClosed(res)) return
+    // A slow consumer or a closing hub: drop what is queued and cut the connection, so
+    // memory is freed now; the client resumes from its last id.
+    if (error) res.destroy()
+    else res.end()
   }
 }
 
