@@ -27,6 +27,13 @@ const scheduleTurn: (task: () => void) => void =
       }
 
 /**
+ * The events a subscriber keeps before it starts, when it has kept none: shared, so the
+ * many subscribers that keep nothing allocate nothing (a new array is made on the first).
+ */
+const NOTHING_KEPT: Envelope[] = []
+const noop = (): void => {}
+
+/**
  * The subscribers of one stream in this process, and the one broker subscription that
  * feeds them. It lives while the stream has subscribers.
  */
@@ -325,6 +332,7 @@ export function createFanOut(options: FanOutOptions): FanOut {
   }
 
   const keep = (sub: Sub, events: readonly Envelope[]): void => {
+    if (sub.buffer === NOTHING_KEPT) sub.buffer = []
     for (const event of events) {
       sub.buffer.push(event)
       sub.bufferChars += frames.frame(event, sub.framing).length
@@ -389,7 +397,7 @@ export function createFanOut(options: FanOutOptions): FanOut {
     if (sub.phase === 'ended') return
     sub.phase = 'ended'
     sub.endError = error
-    sub.buffer = []
+    sub.buffer = NOTHING_KEPT
     sub.bufferChars = 0
     sub.initial = ''
     heartbeat.delete(sub)
@@ -422,11 +430,11 @@ export function createFanOut(options: FanOutOptions): FanOut {
         lastId: null,
         initial: '',
         initialTerminal: false,
-        buffer: [],
+        buffer: NOTHING_KEPT,
         bufferChars: 0,
         allowance: 0,
         endError: undefined,
-        resolveEnded: () => {},
+        resolveEnded: noop,
       }
       entry.subs.add(sub)
       return sub
@@ -448,7 +456,7 @@ export function createFanOut(options: FanOutOptions): FanOut {
         ? { text: '', lastId: sub.lastId, ended: true }
         : framesThroughTerminal(sub.buffer, sub.lastId, sub.framing, frames, isTerminal)
       const text = retryFrame + sub.initial + kept.text
-      sub.buffer = []
+      sub.buffer = NOTHING_KEPT
       sub.bufferChars = 0
       sub.initial = ''
       sub.lastId = kept.lastId

@@ -72,7 +72,8 @@ export async function serveNode(
   let gone = isClosed(res)
   const closed = new Promise<void>((resolve) => {
     if (gone) return resolve()
-    res.once('close', () => {
+    // `on`, not `once`: a response closes once, and once's wrapper would be kept per stream.
+    res.on('close', () => {
       gone = true
       subscription?.close()
       resolve()
