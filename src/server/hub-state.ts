@@ -271,8 +271,14 @@ export function createStateKeeper(options: StateKeeperOptions): StateKeeper {
         entry = create(event.stream, false)
         remember(entry)
       }
-      if (entry?.loaded && event.previousId !== undefined && entry.fold.lastEventId === event.previousId) {
-        apply(entry, event)
+      // Current when it ends just before this event, or already took it: a stream this process
+      // follows gets each event from the broker before `append` returns to the publisher.
+      const current =
+        entry?.loaded &&
+        event.previousId !== undefined &&
+        (entry.fold.lastEventId === event.previousId || entry.fold.lastEventId === event.id)
+      if (entry && current) {
+        if (entry.fold.lastEventId !== event.id) apply(entry, event)
         settle(entry)
         if (entry.unsaved > 0) schedule(event.stream, false)
       } else {

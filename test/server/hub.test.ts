@@ -379,6 +379,34 @@ describe('createHub', () => {
     expect(ids(sink)).toEqual(['1', '2'])
   })
 
+  it('saves the checkpoint of a stream it follows without reading the log back', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const broker = createCountingBroker()
+    const reads: (string | null)[] = []
+    const read = broker.read.bind(broker)
+    broker.read = (stream, afterId) => {
+      reads.push(afterId)
+      return read(stream, afterId)
+    }
+    const saved: (string | null)[] = []
+    const save = broker.saveCheckpoint.bind(broker)
+    broker.saveCheckpoint = (stream, checkpoint) => {
+      saved.push(checkpoint.state.lastEventId)
+      return save(stream, checkpoint)
+    }
+    const hub = makeHub({ broker })
+    // Opened first, so each event reaches the fold through the subscription before the
+    // publisher hears back from the broker.
+    const { sink } = await open(hub, 'job')
+    await publishTasks(hub, 'job', 1, 3)
+    await sink.until((s) => s.events.length === 3)
+    reads.length = 0
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(saved.at(-1)).toEqual(idN(3))
+    expect(reads).toEqual([])
+    vi.useRealTimers()
+  })
+
   it('holds nothing when the broker cannot listen', async () => {
     const broker = createCountingBroker()
     broker.subscribe = async () => {
