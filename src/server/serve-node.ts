@@ -125,8 +125,13 @@ function nodeSink(res: NodeResponse): SubscriberSink {
  */
 class NodeSink implements SubscriberSink {
   readonly #res: NodeResponse
+  /** `compression` (Express) buffers until it fills a block; its `flush()` pushes each frame. */
+  readonly #flush: (() => void) | undefined
   constructor(res: NodeResponse) {
     this.#res = res
+    const flush = (res as { flush?: unknown }).flush
+    // Looked up once per connection, not on every write.
+    this.#flush = typeof flush === 'function' ? (flush as () => void).bind(res) : undefined
   }
 
   write(chunk: string): void {
@@ -134,9 +139,7 @@ class NodeSink implements SubscriberSink {
     if (isClosed(res))
       return // Both response types take a string; TypeScript cannot pick an overload on the union.
     ;(res as ServerResponse).write(chunk)
-    // `compression` (Express) buffers until it fills a block; its `flush()` pushes each frame.
-    const flush = (res as { flush?: unknown }).flush
-    if (typeof flush === 'function') flush.call(res)
+    this.#flush?.()
   }
 
   bufferedBytes(): number {

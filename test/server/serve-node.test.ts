@@ -202,6 +202,30 @@ describe('serveNode streams', () => {
     await once(response.message, 'end')
   })
 
+  it("calls a compression middleware's flush() after each write, so no frame waits for a full block", async () => {
+    const hub = fakeHub()
+    const flushed: number[] = []
+    let writes = 0
+    server = await startServer((req, res) => {
+      // What `compression` adds to the response: it buffers writes until flush().
+      const write = res.write.bind(res) as (chunk: string) => boolean
+      res.write = ((chunk: string) => {
+        writes++
+        return write(chunk)
+      }) as typeof res.write
+      Object.assign(res, { flush: () => flushed.push(writes) })
+      void serveNode(hub as unknown as Hub, req, res, { stream: 'job-9' })
+    })
+    const response = await httpGet(`${server.url}/events/job-9`)
+    response.message.resume()
+    const sink = hub.subscriptions[0]?.sink
+    sink?.write('retry: 2000\n\n')
+    sink?.write('id: 1\ndata: {}\n\n')
+    expect(flushed).toEqual([1, 2])
+    sink?.end()
+    await once(response.message, 'end')
+  })
+
   it('passes the Last-Event-ID header, else the lastEventId query parameter, and the framing to the hub', async () => {
     const hub = fakeHub()
     const { url } = await serve(hub, { framing: 'data-only' })
