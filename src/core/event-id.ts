@@ -10,29 +10,32 @@
  */
 export function compareEventIds(a: string, b: string): number {
   if (a === b) return 0
-  const pa = idParts(a)
-  const pb = idParts(b)
-  if (!pa || !pb) return Number.NaN
-  for (let i = 0; i < 2; i++) {
-    const x = pa[i] ?? '0'
-    const y = pb[i] ?? '0'
-    if (x.length !== y.length) return x.length - y.length
-    if (x !== y) return x < y ? -1 : 1
-  }
-  return 0
+  if (!ID_PATTERN.test(a) || !ID_PATTERN.test(b)) return NaN
+  // Read in place, without a match or a substring: the hub and the client compare ids on
+  // every event.
+  const dashA = a.indexOf('-')
+  const dashB = b.indexOf('-')
+  const endA = dashA < 0 ? a.length : dashA
+  const endB = dashB < 0 ? b.length : dashB
+  return (
+    compareDigits(a, 0, endA, b, 0, endB) ||
+    // After the dash, or nothing (read as zero) when there is none.
+    compareDigits(a, dashA + 1 || a.length, a.length, b, dashB + 1 || b.length, b.length)
+  )
 }
 
-const ID_PATTERN = /^(\d+)(?:-(\d+))?$/
+const ID_PATTERN = /^\d+(-\d+)?$/
 
-function idParts(id: string): [string, string | undefined] | undefined {
-  const match = ID_PATTERN.exec(id)
-  if (!match?.[1]) return undefined
-  return [stripZeros(match[1]), match[2] === undefined ? undefined : stripZeros(match[2])]
-}
-
-function stripZeros(digits: string): string {
-  const stripped = digits.replace(/^0+/, '')
-  return stripped === '' ? '0' : stripped
+/**
+ * Orders the decimal numbers `a[i, m)` and `b[j, n)` by value (leading zeros aside; an empty
+ * range reads as zero).
+ */
+function compareDigits(a: string, i: number, m: number, b: string, j: number, n: number): number {
+  while (i < m && a.charCodeAt(i) === 48) i++
+  while (j < n && b.charCodeAt(j) === 48) j++
+  let order = m - i - (n - j)
+  while (order === 0 && i < m) order = a.charCodeAt(i++) - b.charCodeAt(j++)
+  return order
 }
 
 /**

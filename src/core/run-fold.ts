@@ -199,15 +199,14 @@ class Fold implements RunFold {
       case 'task.updated':
       case 'task.status': {
         const { taskId, title, description, status, note, percent, meta } = event.data
-        this.#upsertTask(taskId, ts, (task) => ({
-          ...task,
-          ...(title !== undefined && { title }),
-          ...(description !== undefined && { description }),
-          ...(status !== undefined && { status }),
-          ...(note !== undefined && { note }),
-          ...(percent !== undefined && { percent }),
-          ...(meta !== undefined && { meta: mergeEntries(task.meta, meta) }),
-        }))
+        this.#upsertTask(taskId, ts, (task) => {
+          if (title !== undefined) task.title = title
+          if (description !== undefined) task.description = description
+          if (status !== undefined) task.status = status
+          if (note !== undefined) task.note = note
+          if (percent !== undefined) task.percent = percent
+          if (meta !== undefined) task.meta = mergeEntries(task.meta, meta)
+        })
         return
       }
       case 'task.deleted':
@@ -215,30 +214,31 @@ class Fold implements RunFold {
         return
       case 'task.progress': {
         const { note, percent } = event.data
-        this.#upsertTask(event.data.taskId, ts, (task) => ({
-          ...task,
-          status: task.status === 'pending' ? 'in_progress' : task.status,
-          ...(note !== undefined && { note }),
-          ...(percent !== undefined && { percent }),
-        }))
+        this.#upsertTask(event.data.taskId, ts, (task) => {
+          if (task.status === 'pending') task.status = 'in_progress'
+          if (note !== undefined) task.note = note
+          if (percent !== undefined) task.percent = percent
+        })
         return
       }
       case 'task.completed': {
         const { note, durationMs } = event.data
-        this.#upsertTask(event.data.taskId, ts, (task) => ({
-          ...task,
-          status: 'completed',
-          percent: 100,
-          durationMs: durationMs ?? elapsed(task.createdAt, ts),
-          ...(note !== undefined && { note }),
-        }))
+        this.#upsertTask(event.data.taskId, ts, (task) => {
+          task.status = 'completed'
+          task.percent = 100
+          task.durationMs = durationMs ?? elapsed(task.createdAt, ts)
+          if (note !== undefined) task.note = note
+        })
         return
       }
       case 'task.failed': {
         const error = event.data.error
         head.error = error
         if (event.data.taskId !== undefined) {
-          this.#upsertTask(event.data.taskId, ts, (task) => ({ ...task, status: 'failed', error }))
+          this.#upsertTask(event.data.taskId, ts, (task) => {
+            task.status = 'failed'
+            task.error = error
+          })
         }
         return
       }
@@ -246,47 +246,43 @@ class Fold implements RunFold {
       case 'agent.started': {
         const { role, name, description } = event.data
         this.#markRunning(ts)
-        this.#upsertAgent(role, (agent) => ({
-          ...agent,
-          status: 'running',
-          startedAt: ts,
-          finishedAt: null,
-          durationMs: null,
-          error: null,
-          ...(name !== undefined && { name }),
-          ...(description !== undefined && { description }),
-        }))
+        this.#upsertAgent(role, (agent) => {
+          agent.status = 'running'
+          agent.startedAt = ts
+          agent.finishedAt = null
+          agent.durationMs = null
+          agent.error = null
+          if (name !== undefined) agent.name = name
+          if (description !== undefined) agent.description = description
+        })
         return
       }
       case 'agent.progress': {
         const { message } = event.data
-        this.#upsertAgent(event.data.role, (agent) => ({
-          ...agent,
-          ...(message !== undefined && { message }),
-        }))
+        this.#upsertAgent(event.data.role, (agent) => {
+          if (message !== undefined) agent.message = message
+        })
         return
       }
       case 'agent.completed': {
         const { durationMs, hasArtifacts } = event.data
-        this.#upsertAgent(event.data.role, (agent) => ({
-          ...agent,
-          status: 'completed',
-          finishedAt: ts,
-          durationMs: durationMs ?? elapsed(agent.startedAt, ts),
-          ...(hasArtifacts !== undefined && { hasArtifacts }),
-        }))
+        this.#upsertAgent(event.data.role, (agent) => {
+          agent.status = 'completed'
+          agent.finishedAt = ts
+          agent.durationMs = durationMs ?? elapsed(agent.startedAt, ts)
+          if (hasArtifacts !== undefined) agent.hasArtifacts = hasArtifacts
+        })
         return
       }
       case 'agent.failed': {
         const { durationMs, error } = event.data
         head.error = error
-        this.#upsertAgent(event.data.role, (agent) => ({
-          ...agent,
-          status: 'failed',
-          finishedAt: ts,
-          durationMs: durationMs ?? elapsed(agent.startedAt, ts),
-          error,
-        }))
+        this.#upsertAgent(event.data.role, (agent) => {
+          agent.status = 'failed'
+          agent.finishedAt = ts
+          agent.durationMs = durationMs ?? elapsed(agent.startedAt, ts)
+          agent.error = error
+        })
         return
       }
 
@@ -301,65 +297,60 @@ class Fold implements RunFold {
         if (workflowId !== undefined) head.workflowId = String(workflowId)
         if (mode !== undefined) head.mode = mode
         for (const node of nodes ?? []) {
-          this.#upsertNode(node.nodeId, (current) => ({
-            ...current,
-            ...(node.name !== undefined && { name: node.name }),
-          }))
+          this.#upsertNode(node.nodeId, (current) => {
+            if (node.name !== undefined) current.name = node.name
+          })
         }
         return
       }
       case 'node.started': {
         const { name, message } = event.data
         this.#markRunning(ts)
-        this.#upsertNode(event.data.nodeId, (node) => ({
-          ...node,
-          status: 'running',
-          startedAt: ts,
-          finishedAt: null,
-          durationMs: null,
-          error: null,
-          ...(name !== undefined && { name }),
-          ...(message !== undefined && { message }),
-        }))
+        this.#upsertNode(event.data.nodeId, (node) => {
+          node.status = 'running'
+          node.startedAt = ts
+          node.finishedAt = null
+          node.durationMs = null
+          node.error = null
+          if (name !== undefined) node.name = name
+          if (message !== undefined) node.message = message
+        })
         return
       }
       case 'node.progress': {
         const { message, percent } = event.data
-        this.#upsertNode(event.data.nodeId, (node) => ({
-          ...node,
-          status: node.status === 'pending' ? 'running' : node.status,
-          ...(message !== undefined && { message }),
-          ...(percent !== undefined && { percent }),
-        }))
+        this.#upsertNode(event.data.nodeId, (node) => {
+          if (node.status === 'pending') node.status = 'running'
+          if (message !== undefined) node.message = message
+          if (percent !== undefined) node.percent = percent
+        })
         return
       }
       case 'node.completed': {
         const { name, message, output, durationMs } = event.data
-        this.#upsertNode(event.data.nodeId, (node) => ({
-          ...node,
-          status: 'completed',
-          finishedAt: ts,
-          durationMs: durationMs ?? elapsed(node.startedAt, ts),
-          output,
-          percent: 100,
-          ...(name !== undefined && { name }),
-          ...(message !== undefined && { message }),
-        }))
+        this.#upsertNode(event.data.nodeId, (node) => {
+          node.status = 'completed'
+          node.finishedAt = ts
+          node.durationMs = durationMs ?? elapsed(node.startedAt, ts)
+          node.output = output
+          node.percent = 100
+          if (name !== undefined) node.name = name
+          if (message !== undefined) node.message = message
+        })
         return
       }
       case 'node.failed': {
         const { name, message, output, error, durationMs } = event.data
         head.error = error
-        this.#upsertNode(event.data.nodeId, (node) => ({
-          ...node,
-          status: 'failed',
-          finishedAt: ts,
-          durationMs: durationMs ?? elapsed(node.startedAt, ts),
-          error,
-          ...(name !== undefined && { name }),
-          ...(message !== undefined && { message }),
-          ...(output !== undefined && { output }),
-        }))
+        this.#upsertNode(event.data.nodeId, (node) => {
+          node.status = 'failed'
+          node.finishedAt = ts
+          node.durationMs = durationMs ?? elapsed(node.startedAt, ts)
+          node.error = error
+          if (name !== undefined) node.name = name
+          if (message !== undefined) node.message = message
+          if (output !== undefined) node.output = output
+        })
         return
       }
       case 'run.completed':
@@ -397,44 +388,55 @@ class Fold implements RunFold {
     head.output = output
   }
 
-  #upsertTask(id: string, ts: string, update: (task: TaskState) => TaskState): void {
+  // Each update writes a copy: a record handed out in an earlier state is never changed.
+  #upsertTask(id: string, ts: string, update: (task: TaskState) => void): void {
     this.#tasks.upsert(id, (current) => {
-      const task = current ?? newTask(id, ts)
-      const own = hasNoPrototype(task.meta) ? task : { ...task, meta: copyEntries(task.meta) }
-      return { ...update(own), updatedAt: ts }
+      const task = current ? { ...current } : newTask(id, ts)
+      if (!hasNoPrototype(task.meta)) task.meta = copyEntries(task.meta)
+      update(task)
+      task.updatedAt = ts
+      return task
     })
   }
 
-  #upsertAgent(role: string, update: (agent: AgentState) => AgentState): void {
-    const current = this.#agents.get(role) ?? {
-      role,
-      name: null,
-      description: null,
-      status: 'running',
-      message: null,
-      startedAt: null,
-      finishedAt: null,
-      durationMs: null,
-      hasArtifacts: false,
-      error: null,
-    }
-    this.#agents.set(role, update(current))
+  #upsertAgent(role: string, update: (agent: AgentState) => void): void {
+    const current = this.#agents.get(role)
+    const agent: AgentState = current
+      ? { ...current }
+      : {
+          role,
+          name: null,
+          description: null,
+          status: 'running',
+          message: null,
+          startedAt: null,
+          finishedAt: null,
+          durationMs: null,
+          hasArtifacts: false,
+          error: null,
+        }
+    update(agent)
+    this.#agents.set(role, agent)
   }
 
-  #upsertNode(id: string, update: (node: NodeState) => NodeState): void {
-    const current = this.#nodes.get(id) ?? {
-      id,
-      name: null,
-      status: 'pending',
-      message: null,
-      percent: null,
-      output: undefined,
-      error: null,
-      startedAt: null,
-      finishedAt: null,
-      durationMs: null,
-    }
-    this.#nodes.set(id, update(current))
+  #upsertNode(id: string, update: (node: NodeState) => void): void {
+    const current = this.#nodes.get(id)
+    const node: NodeState = current
+      ? { ...current }
+      : {
+          id,
+          name: null,
+          status: 'pending',
+          message: null,
+          percent: null,
+          output: undefined,
+          error: null,
+          startedAt: null,
+          finishedAt: null,
+          durationMs: null,
+        }
+    update(node)
+    this.#nodes.set(id, node)
   }
 }
 

@@ -21,37 +21,55 @@ export interface FrameCache {
   frame(envelope: Framable, framing: Framing): string
 }
 
+/** Where an envelope keeps its frames, by framing: on the object, so the cache goes with it. */
+const NAMED = Symbol('taskwire.frame.named')
+const DATA_ONLY = Symbol('taskwire.frame.data-only')
+
+type Cached = Framable & { [NAMED]?: string; [DATA_ONLY]?: string }
+
+/** CR, LF or NUL, which would end an `id:` or `event:` field early. */
+const HAS_BREAK_OR_NUL = /[\r\n\0]/
+const HAS_BREAK = /[\r\n]/
+
 /**
  * Creates a frame cache.
  *
- * @returns an empty cache
+ * The frames are kept on the envelope object under symbol keys rather than in a `WeakMap`:
+ * the hub frames every event it fans out, and a `WeakMap` entry per event cost both its
+ * table's growth and the garbage collector's ephemeron pass over every event a log keeps.
+ * Symbol keys stay out of `JSON.stringify` and `Object.keys`. A frozen envelope is framed
+ * each time it is written.
+ *
+ * @returns a cache
  */
 export function createFrameCache(): FrameCache {
-  const named = new WeakMap<Envelope, string>()
-  const dataOnly = new WeakMap<Envelope, string>()
-
-  const envelopeJson = (envelope: Framable): string => {
-    const json = envelope.dataJson
-    if (json === undefined) return JSON.stringify(envelope)
-    // The same text JSON.stringify(envelope) gives for an envelope built in field order.
-    return `{"type":${JSON.stringify(envelope.type)},"stream":${JSON.stringify(envelope.stream)},"id":${JSON.stringify(envelope.id)},"ts":${JSON.stringify(envelope.ts)},"data":${json}}`
-  }
-
   return {
     frame(envelope, framing) {
-      const cache = framing === 'named' ? named : dataOnly
-      let frame = cache.get(envelope)
+      const cached = envelope as Cached
+      const key = framing === 'named' ? NAMED : DATA_ONLY
+      let frame = cached[key]
       if (frame === undefined) {
-        frame = formatEvent({
-          id: envelope.id,
-          event: framing === 'named' ? envelope.type : undefined,
-          data: envelopeJson(envelope),
-        })
-        cache.set(envelope, frame)
+        frame = writeFrame(envelope, framing)
+        if (Object.isExtensible(envelope)) cached[key] = frame
       }
       return frame
     },
   }
+}
+
+function writeFrame(envelope: Framable, framing: Framing): string {
+  const event = framing === 'named' ? envelope.type : undefined
+  const json = envelope.dataJson
+  if (json === undefined) return formatEvent({ id: envelope.id, event, data: JSON.stringify(envelope) })
+  // The same text JSON.stringify(envelope) gives for an envelope built in field order.
+  const data = `{"type":${JSON.stringify(envelope.type)},"stream":${JSON.stringify(envelope.stream)},"id":${JSON.stringify(envelope.id)},"ts":${JSON.stringify(envelope.ts)},"data":${json}}`
+  // JSON text holds no line break but inside strings, escaped, so the envelope is one `data:`
+  // line: formatEvent's checks are needed only for the id, the type, and a payload's JSON that
+  // did not come from JSON.stringify (a broker's store is outside this process).
+  if (HAS_BREAK_OR_NUL.test(envelope.id) || (event !== undefined && HAS_BREAK_OR_NUL.test(event)) || HAS_BREAK.test(json)) {
+    return formatEvent({ id: envelope.id, event, data })
+  }
+  return event === undefined ? `id: ${envelope.id}\ndata: ${data}\n\n` : `id: ${envelope.id}\nevent: ${event}\ndata: ${data}\n\n`
 }
 
 /**

@@ -268,14 +268,25 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     return { ...result, reason: cursor.seq > record.log.lastSeq ? 'cursor-unknown' : 'cursor-expired' }
   }
 
+  const listenerThrew = (stream: string, cause: unknown): void => {
+    config.onError(new TaskwireError('broker', `A listener of stream ${JSON.stringify(stream)} threw.`, { cause }))
+  }
+
   /** Calls a listener, reporting what it throws so the other listeners still hear. */
   const tell = (stream: string, call: () => void): void => {
     try {
       call()
     } catch (cause) {
-      config.onError(
-        new TaskwireError('broker', `A listener of stream ${JSON.stringify(stream)} threw.`, { cause }),
-      )
+      listenerThrew(stream, cause)
+    }
+  }
+
+  /** {@link tell} for an appended event, without a closure per listener and event. */
+  const deliver = (stream: string, listener: BrokerListener, event: StoredEvent): void => {
+    try {
+      listener.event(event)
+    } catch (cause) {
+      listenerThrew(stream, cause)
     }
   }
 
@@ -324,14 +335,22 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
         dataJson: event.dataJson,
       }
       const seq = record.log.lastSeq
-      onLog(record, (log) => log.append(stored, event.bytes ?? event.dataJson.length))
+      const log = record.log
+      const before = log.bytes
+      log.append(stored, event.bytes ?? event.dataJson.length)
+      bytes += log.bytes - before
       logged.delete(record.name)
-      if (record.log.size > 0) logged.set(record.name, record)
+      if (log.size > 0) logged.set(record.name, record)
       keepWithinBudget(record)
       sweepIdle(now)
       const set = listeners.get(event.stream)
-      // Copied, so a listener that unsubscribes while being called does not skip another.
-      if (set) for (const listener of [...set]) tell(event.stream, () => listener.event(stored))
+      if (set?.size === 1) {
+        // The usual case, one hub following the stream: no copy of the set.
+        for (const listener of set) deliver(event.stream, listener, stored)
+      } else if (set) {
+        // Copied, so a listener that unsubscribes while being called does not skip another.
+        for (const listener of [...set]) deliver(event.stream, listener, stored)
+      }
       return { ...stored, previousId: seq === 0 ? null : `${record.epoch}-${seq}` }
     },
 

@@ -88,9 +88,11 @@ export function createReplayLog<E extends Envelope = Envelope>(options: ReplayLo
     }
   }
 
-  const trim = (): void => {
+  const trim = (): void => trimAt(options.now())
+
+  function trimAt(now: number): void {
     if (options.maxAgeMs !== false) {
-      const oldest = options.now() - options.maxAgeMs
+      const oldest = now - options.maxAgeMs
       let drop = 0
       while (head + drop < times.length && (times[head + drop] ?? 0) < oldest) drop++
       if (drop > 0) dropHead(drop)
@@ -108,15 +110,16 @@ export function createReplayLog<E extends Envelope = Envelope>(options: ReplayLo
       return bytes
     },
     append(event, size = 0) {
+      const now = options.now()
       lastSeq++
       events.push(event)
-      times.push(options.now())
+      times.push(now)
       sizes.push(size)
       bytes += size
       if (options.maxEvents !== false && events.length - head > options.maxEvents) {
         dropHead(events.length - head - options.maxEvents)
       }
-      trim()
+      trimAt(now)
     },
     after(seq) {
       trim()
