@@ -66,10 +66,16 @@ function writeFrame(envelope: Framable, framing: Framing): string {
   // JSON text holds no line break but inside strings, escaped, so the envelope is one `data:`
   // line: formatEvent's checks are needed only for the id, the type, and a payload's JSON that
   // did not come from JSON.stringify (a broker's store is outside this process).
-  if (HAS_BREAK_OR_NUL.test(envelope.id) || (event !== undefined && HAS_BREAK_OR_NUL.test(event)) || HAS_BREAK.test(json)) {
+  if (
+    HAS_BREAK_OR_NUL.test(envelope.id) ||
+    (event !== undefined && HAS_BREAK_OR_NUL.test(event)) ||
+    HAS_BREAK.test(json)
+  ) {
     return formatEvent({ id: envelope.id, event, data })
   }
-  return event === undefined ? `id: ${envelope.id}\ndata: ${data}\n\n` : `id: ${envelope.id}\nevent: ${event}\ndata: ${data}\n\n`
+  return event === undefined
+    ? `id: ${envelope.id}\ndata: ${data}\n\n`
+    : `id: ${envelope.id}\nevent: ${event}\ndata: ${data}\n\n`
 }
 
 /**

@@ -269,7 +269,9 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
   }
 
   const listenerThrew = (stream: string, cause: unknown): void => {
-    config.onError(new TaskwireError('broker', `A listener of stream ${JSON.stringify(stream)} threw.`, { cause }))
+    config.onError(
+      new TaskwireError('broker', `A listener of stream ${JSON.stringify(stream)} threw.`, { cause }),
+    )
   }
 
   /** Calls a listener, reporting what it throws so the other listeners still hear. */
