@@ -88,6 +88,10 @@ export function connect<C extends Catalog = DefaultCatalog>(
       report(thrown)
     }
   }
+  /** Calls each of a set's functions; a copy, so one that unsubscribes skips no other. */
+  const callEach = <A extends unknown[]>(fns: Iterable<(...args: A) => void>, ...args: A): void => {
+    for (const fn of [...fns]) call(fn, ...args)
+  }
 
   const flush = (): void => {
     if (batchDepth > 0) return
@@ -95,7 +99,7 @@ export function connect<C extends Catalog = DefaultCatalog>(
     if (s.status === status && s.lastEventId === lastEventId && s.error === error && s.resync === resync)
       return
     snapshot = Object.freeze({ status, lastEventId, error, resync })
-    for (const listener of [...listeners]) call(listener)
+    callEach(listeners)
   }
   const batch = (run: () => void): void => {
     batchDepth++
@@ -111,7 +115,7 @@ export function connect<C extends Catalog = DefaultCatalog>(
     error = failure
     if (status !== next) {
       status = next
-      for (const handler of [...statusHandlers]) call(handler, next, error)
+      callEach(statusHandlers, next, error)
     }
     flush()
   }
@@ -152,7 +156,7 @@ export function connect<C extends Catalog = DefaultCatalog>(
       } else if (event.type === 'stream.snapshot' && opening.events === 0) opening.kind = { kind: 'snapshot' }
       opening.events++
     }
-    for (const tap of [...taps]) call(tap, event)
+    callEach(taps, event)
     for (const queue of queues) queue.push(event as EventOf<C>)
     for (const type of [event.type, '*']) {
       for (const handler of [...(handlers.get(type) ?? [])]) {
@@ -178,7 +182,7 @@ export function connect<C extends Catalog = DefaultCatalog>(
     resync =
       kind ??
       (cursor === null ? { kind: 'fresh' } : events > 0 ? { kind: 'replayed', events } : { kind: 'resumed' })
-    for (const handler of [...resyncHandlers]) call(handler, resync)
+    callEach(resyncHandlers, resync)
     flush()
   }
 
@@ -200,6 +204,7 @@ export function connect<C extends Catalog = DefaultCatalog>(
     lastEventId: () => lastEventId,
     reconnecting: (failure) => setStatus('reconnecting', failure),
     ended: (failure) => finish(failure),
+    warn: report,
   })
   const decoder = session.decoder(handleMessage, advance)
 

@@ -158,7 +158,8 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
   method?: string | undefined
   /**
    * Request headers, or a function called before every attempt, so a reconnect can send a
-   * refreshed token (`fetch` and `polling` transports).
+   * refreshed token (`fetch` and `polling` transports). Names are read case-insensitively:
+   * an `Accept` given here replaces the transport's default.
    * @defaultValue none
    */
   headers?: HeadersValue | (() => HeadersValue | Promise<HeadersValue>) | undefined
@@ -256,14 +257,24 @@ export interface ConnectOptions<C extends Catalog = DefaultCatalog> {
    */
   random?: (() => number) | undefined
   /**
+   * The transport to switch to when a second response arrives buffered (see
+   * `stream-buffered` under `onError`): for example `pollingTransport`, when the same URL
+   * also answers polls. The switch lasts for the handle's life.
+   * @defaultValue none: the handle keeps its transport and only reports
+   */
+  bufferedFallback?: Transport | undefined
+  /**
    * Called with an event that failed validation; the event is skipped.
    * @defaultValue reports to `onError`
    */
   onInvalid?: ((error: TaskwireValidationError, message: EventMessage) => void) | undefined
   /**
-   * Called when a handler or listener throws, when the connection fails for good, and with
-   * invalid events when there is no `onInvalid`. Failures that are retried are not errors:
-   * they show as `status: 'reconnecting'` and `error` on the snapshot.
+   * Called when a handler or listener throws, when the connection fails for good, with
+   * invalid events when there is no `onInvalid`, and with a `stream-buffered` error when a
+   * response that stayed silent for a second after its headers then brought all its events
+   * at once as it ended: a proxy or a compression layer is holding the stream. Failures
+   * that are retried are not errors: they show as `status: 'reconnecting'` and `error` on
+   * the snapshot.
    * @defaultValue `console.error`
    */
   onError?: ((error: unknown) => void) | undefined
@@ -319,6 +330,8 @@ export interface ResolvedConnectOptions {
   WebSocket: WebSocketConstructor | undefined
   /** The jitter source. */
   random: () => number
+  /** The transport after a second buffered response. */
+  bufferedFallback: Transport | undefined
   /** Where invalid events go. */
   onInvalid: ((error: TaskwireValidationError, message: EventMessage) => void) | undefined
   /** Where errors go. */
@@ -355,7 +368,10 @@ export function resolveConnectOptions(
     validate: options.validate ?? (options.catalog ? 'strict' : false),
     transport: options.transport ?? fetchTransport,
     method: (options.method ?? 'GET').toUpperCase(),
-    headers: async () => toRecord(typeof headers === 'function' ? await headers() : headers),
+    // Through Headers: names in lower case, so a caller's `Accept` replaces the default
+    // rather than joining it, and the same for every transport.
+    headers: async () =>
+      Object.fromEntries(new Headers(typeof headers === 'function' ? await headers() : headers)),
     hasHeaders: headers !== undefined,
     body: options.body,
     credentials: options.credentials ?? 'same-origin',
@@ -382,6 +398,7 @@ export function resolveConnectOptions(
     EventSource: options.EventSource ?? global.EventSource,
     WebSocket: options.WebSocket ?? global.WebSocket,
     random: options.random ?? Math.random,
+    bufferedFallback: options.bufferedFallback,
     onInvalid: options.onInvalid,
     onError: options.onError ?? ((error) => console.error('[taskwire]', error)),
   }
@@ -392,13 +409,18 @@ export function resolveConnectOptions(
     /^[a-z][a-z\d+.-]*:/i.test(o.url) || global.location,
     `${o.url} is relative and there is no page to resolve it against; pass an absolute URL.`,
   )
-  const transport = o.transport as Partial<Transport> | undefined
-  need(
-    typeof transport?.open === 'function' && typeof transport.check === 'function',
-    `transport must be a transport from taskwire/client (fetchTransport ...), got ${String(transport)}.`,
-  )
-  const missing = o.transport.check(o)
-  need(missing === undefined, missing ?? '')
+  for (const [name, transport] of [
+    ['transport', o.transport],
+    ['bufferedFallback', o.bufferedFallback ?? o.transport],
+  ] as const) {
+    const given = transport as Partial<Transport> | undefined
+    need(
+      typeof given?.open === 'function' && typeof given.check === 'function',
+      `${name} must be a taskwire/client transport (fetchTransport ...), got ${String(given)}.`,
+    )
+    const missing = transport.check(o)
+    need(missing === undefined, missing ?? '')
+  }
   need(
     o.validate === false || (o.catalog && (o.validate === 'strict' || o.validate === 'passthrough')),
     'validate takes strict or passthrough, with a catalog.',
@@ -422,16 +444,4 @@ export function resolveConnectOptions(
     'lingerMs, pollIntervalMs must be >= 0, iteratorBufferSize >= 1.',
   )
   return o
-}
-
-function toRecord(value: HeadersValue | undefined): Record<string, string> {
-  const record: Record<string, string> = {}
-  if (value === undefined) return record
-  if (typeof (value as Headers).forEach === 'function') {
-    ;(value as Headers).forEach((v, k) => {
-      record[k] = v
-    })
-    return record
-  }
-  return { ...(value as Record<string, string>) }
 }

@@ -20,6 +20,8 @@ export interface SessionEvents {
   reconnecting(error: TaskwireError | null): void
   /** The stream is over (done, fatal, or a drop with backoff off). */
   ended(error: TaskwireError | null): void
+  /** Something the app should know that does not change the status (`stream-buffered`). */
+  warn(error: TaskwireError): void
 }
 
 /** The connection attempts of one handle: start, retry with backoff, watch, stop. */
@@ -69,6 +71,12 @@ export function createSession(
   let openedAt: number | undefined
   let retried401 = false
   let decoder: SseDecoder | undefined
+  let transport = o.transport
+  // When the attempt's first bytes came, how many events it brought, and how many responses
+  // so far came whole in one late burst (a buffering proxy).
+  let firstAt = 0
+  let received = 0
+  let bursts = 0
 
   const watchdog = createWatchdog(o.heartbeatTimeoutMs, () => {
     const silence = new TaskwireError('timeout', `Silent for ${o.heartbeatTimeoutMs} ms; reconnecting.`)
@@ -76,6 +84,18 @@ export function createSession(
   })
 
   const stopAttempt = (): void => {
+    // Silent for a second after the headers (a taskwire hub writes `retry:` at once), then
+    // every event and the end within 100 ms: something held the response and let it go whole.
+    if (received > 1 && firstAt - (openedAt as number) > 999 && Date.now() - firstAt < 100) {
+      events.warn(
+        new TaskwireError(
+          'stream-buffered',
+          `${received} events came at once as the response ended: a proxy buffers the stream.`,
+        ),
+      )
+      if (++bursts > 1 && o.bufferedFallback) transport = o.bufferedFallback
+    }
+    received = firstAt = 0
     gen++
     controller?.abort()
     controller = undefined
@@ -158,18 +178,21 @@ export function createSession(
       },
       text(chunk) {
         if (!live()) return
+        firstAt ||= Date.now()
         watchdog.kick()
         events.text(chunk)
       },
       message(message) {
-        if (live()) events.message(message)
+        if (!live()) return
+        firstAt ||= Date.now()
+        events.message(message)
       },
       end(outcome) {
         attemptEnded(attemptGen, outcome)
       },
     }
     try {
-      o.transport.open(
+      transport.open(
         { url: o.url, lastEventId: events.lastEventId, signal: attempt.signal, headers: o.headers },
         sink,
         o,
@@ -204,6 +227,7 @@ export function createSession(
       events.reconnecting(null)
     },
     healthy() {
+      received++
       backoff?.reset()
     },
     decoder(onEvent, onId) {

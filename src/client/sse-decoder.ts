@@ -1,4 +1,4 @@
-import { type EventSourceMessage, ParseError } from 'eventsource-parser'
+import type { EventSourceMessage } from 'eventsource-parser'
 
 /** Where {@link createSseDecoder} delivers what it reads. */
 export interface SseDecoderCallbacks {
@@ -29,11 +29,16 @@ export interface SseDecoderCallbacks {
    */
   onComment?(comment: string): void
   /**
-   * A line the parser could not use (an unknown field, an invalid `retry:`).
+   * A line the decoder could not use: an unknown field, or a `retry:` that is not digits.
+   * The raw parts rather than an error object, so a client that ignores such lines ships no
+   * message text for them.
    *
-   * @param error - what eventsource-parser reported
+   * @param kind - `unknown-field` or `invalid-retry`, as eventsource-parser names them
+   * @param field - the field's name
+   * @param value - its value
+   * @param line - the whole line
    */
-  onError?(error: ParseError): void
+  onInvalidLine?(kind: 'unknown-field' | 'invalid-retry', field: string, value: string, line: string): void
   /**
    * A block grew past `maxEventChars` before its blank line. The decoder ignores the rest
    * of the stream until {@link SseDecoder.reset}.
@@ -75,7 +80,7 @@ const DIGITS = /^\d+$/
 
 /**
  * Creates an SSE decoder: a one-pass reader of the WHATWG event stream that reports what
- * eventsource-parser 3 reports (the same messages, the same {@link ParseError}s), and also:
+ * eventsource-parser 3 reports (the same messages, and the same lines it reports as errors), and also:
  *
  * - a CR that ends a chunk is a line break at once, instead of waiting for the next chunk
  *   to see whether an LF follows, yet a CR LF split across two chunks is still one break;
@@ -142,24 +147,10 @@ export function createSseDecoder(
         break
       case 'retry':
         if (DIGITS.test(value)) callbacks.onRetry?.(Number.parseInt(value, 10))
-        else {
-          const error = new ParseError(`Invalid \`retry\` value: "${value}"`, {
-            type: 'invalid-retry',
-            value,
-            line,
-          })
-          callbacks.onError?.(error)
-        }
+        else callbacks.onInvalidLine?.('invalid-retry', name, value, line)
         break
       default:
-        callbacks.onError?.(
-          new ParseError(`Unknown field "${name.length > 20 ? `${name.slice(0, 20)}\u2026` : name}"`, {
-            type: 'unknown-field',
-            field: name,
-            value,
-            line,
-          }),
-        )
+        callbacks.onInvalidLine?.('unknown-field', name, value, line)
     }
   }
 

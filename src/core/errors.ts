@@ -26,6 +26,8 @@ export type TaskwireErrorCode =
   | 'broker-full'
   | 'broker-unavailable'
   | 'revoked'
+  | 'stream-buffered'
+  | 'response-buffered'
 
 const BRAND = Symbol.for('taskwire.error')
 

@@ -91,6 +91,8 @@ export interface Sub {
   bufferChars: number
   /** Bytes of a first replay the connection may hold on top of the high-water mark. */
   allowance: number
+  /** What its sink had delivered to the network after the last heartbeat, or -1. */
+  delivered: number
   /** Why it ended abnormally, for a sink that arrives after the end. */
   endError: TaskwireError | undefined
   /** Settles `Subscription.ended`. */
@@ -179,10 +181,29 @@ export function createFanOut(options: FanOutOptions): FanOut {
   const entries = new Map<string, Entry>()
   let listeners = 0
 
+  // Whether a held response was reported: once per hub, as a setup problem is everywhere.
+  let heldReported = false
   const heartbeat = createHeartbeat<Sub>({
     intervalMs: options.heartbeatMs,
     beat: (sub) => {
+      if (heldReported) {
+        write(sub, HEARTBEAT_FRAME)
+        return
+      }
+      // The last heartbeat, at least, was written since; if none of it reached the network
+      // in a whole interval, something between the hub and the socket holds the stream.
+      const delivered = sub.sink?.deliveredBytes?.() ?? -1
+      if (delivered !== -1 && delivered === sub.delivered) {
+        heldReported = true
+        report(
+          new TaskwireError(
+            'response-buffered',
+            `Nothing written to a response of ${JSON.stringify(sub.stream)} reached its socket in ${String(options.heartbeatMs)} ms: a compression middleware or another wrapper of the response is buffering the stream. Leave text/event-stream responses uncompressed (taskwire sends Cache-Control: no-transform, which the compression package honours).`,
+          ),
+        )
+      }
       write(sub, HEARTBEAT_FRAME)
+      sub.delivered = sub.sink?.deliveredBytes?.() ?? -1
     },
   })
 
@@ -433,6 +454,7 @@ export function createFanOut(options: FanOutOptions): FanOut {
         buffer: NOTHING_KEPT,
         bufferChars: 0,
         allowance: 0,
+        delivered: -1,
         endError: undefined,
         resolveEnded: noop,
       }

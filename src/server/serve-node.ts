@@ -149,6 +149,13 @@ class NodeSink implements SubscriberSink {
     return 'stream' in res ? res.stream.writableLength : res.writableLength
   }
 
+  deliveredBytes(): number | undefined {
+    const res = this.#res
+    // HTTP/1.1: what reached the socket, its own buffer included, so a slow client is not
+    // mistaken for a held response. HTTP/2 streams share a session socket and flow control.
+    return 'stream' in res ? undefined : res.socket?.bytesWritten
+  }
+
   end(error?: TaskwireError): void {
     const res = this.#res
     if (isClosed(res)) return

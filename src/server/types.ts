@@ -216,6 +216,14 @@ export interface SubscriberSink {
   /** Bytes written but not yet handed to the network, for the high-water mark. */
   bufferedBytes(): number
   /**
+   * Bytes handed to the network so far (for HTTP/1.1, the socket's `bytesWritten`), or
+   * `undefined` where the adapter cannot see the socket. The hub compares it from one
+   * heartbeat to the next, and reports `response-buffered` through `onError` when nothing it
+   * wrote got through in a whole interval (a compression middleware holding the stream).
+   * @returns the count, or undefined
+   */
+  deliveredBytes?(): number | undefined
+  /**
    * Ends the response. With an error (a slow consumer, a hub shutdown) the adapter drops
    * what is still buffered and destroys the connection; without, it flushes and ends.
    * The hub calls it once per started subscription, whatever ended it, `close()` included,

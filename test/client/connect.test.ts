@@ -361,6 +361,13 @@ describe('connect over fetch', () => {
     expect(server.last.headers['content-type']).toBe('application/json')
   })
 
+  it("lets a caller's Accept, in any case, replace the default rather than join it", async () => {
+    open({ headers: { Accept: 'text/event-stream; version=2', 'X-Trace': 't1' } })
+    await tick()
+    expect(server.last.headers.accept).toBe('text/event-stream; version=2')
+    expect(server.last.headers['x-trace']).toBe('t1')
+  })
+
   it('closes without error when the server answers 204', async () => {
     server.reply({ kind: 'status', status: 204 })
     const stream = open()

@@ -27,7 +27,14 @@ export function referenceSseDecoder(
     onEvent: (message) => callbacks.onEvent(message),
     onRetry: (ms) => callbacks.onRetry?.(ms),
     onComment: (comment) => callbacks.onComment?.(comment),
-    onError: (error) => callbacks.onError?.(error),
+    // The parser names no field for a bad `retry:`; the decoder reports the line's field.
+    onError: (error) =>
+      callbacks.onInvalidLine?.(
+        error.type as 'unknown-field' | 'invalid-retry',
+        error.field ?? 'retry',
+        error.value ?? '',
+        error.line ?? '',
+      ),
   })
   let partial = ''
   let afterCR = false

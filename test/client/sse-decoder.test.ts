@@ -211,14 +211,7 @@ describe('createSseDecoder', () => {
 type Report =
   | Seen
   | { kind: 'comment'; comment: string }
-  | {
-      kind: 'error'
-      type: string
-      message: string
-      field?: string | undefined
-      value?: string | undefined
-      line?: string | undefined
-    }
+  | { kind: 'error'; type: string; field: string; value: string; line: string }
   | { kind: 'overflow'; chars: number }
 
 type DecoderFactory = (callbacks: SseDecoderCallbacks, options?: SseDecoderOptions) => SseDecoder
@@ -229,21 +222,13 @@ function report(
   options: SseDecoderOptions = {},
 ): Report[] {
   const seen: Report[] = []
-  const errorOf = (e: ParseError): Report => ({
-    kind: 'error',
-    type: e.type,
-    message: e.message,
-    field: e.field,
-    value: e.value,
-    line: e.line,
-  })
   const decoder = create(
     {
       onEvent: (message) => seen.push({ kind: 'event', message }),
       onId: (id) => seen.push({ kind: 'id', id }),
       onRetry: (ms) => seen.push({ kind: 'retry', ms }),
       onComment: (comment) => seen.push({ kind: 'comment', comment }),
-      onError: (error) => seen.push(errorOf(error)),
+      onInvalidLine: (type, field, value, line) => seen.push({ kind: 'error', type, field, value, line }),
       onOverflow: (chars) => seen.push({ kind: 'overflow', chars }),
     },
     options,
@@ -356,17 +341,22 @@ describe('createSseDecoder, beyond the cases above', () => {
     ])
   })
 
-  it('reports the same parse errors as eventsource-parser', () => {
+  it('reports the lines eventsource-parser reports as errors, with their parts', () => {
     const text = 'retry: 1x\nfoo: bar\nan-unknown-field-with-a-long-name\n\n'
     const fromParser: ParseError[] = []
     createParser({ onError: (error) => fromParser.push(error) }).feed(text)
-    const fromDecoder: ParseError[] = []
-    createSseDecoder({ onEvent: () => {}, onError: (error) => fromDecoder.push(error) }).feed(text)
+    const fromDecoder: string[][] = []
+    createSseDecoder({
+      onEvent: () => {},
+      onInvalidLine: (...parts) => fromDecoder.push(parts),
+    }).feed(text)
     expect(fromParser).toHaveLength(3)
-    expect(fromDecoder).toEqual(fromParser)
-    expect(fromDecoder.map((e) => [e.name, e.type, e.message, e.field, e.value, e.line])).toEqual(
-      fromParser.map((e) => [e.name, e.type, e.message, e.field, e.value, e.line]),
-    )
+    expect(fromDecoder).toEqual(fromParser.map((e) => [e.type, e.field ?? 'retry', e.value, e.line]))
+    expect(fromDecoder).toEqual([
+      ['invalid-retry', 'retry', '1x', 'retry: 1x'],
+      ['unknown-field', 'foo', 'bar', 'foo: bar'],
+      ['unknown-field', 'an-unknown-field-with-a-long-name', '', 'an-unknown-field-with-a-long-name'],
+    ])
   })
 
   it('gives up on a block longer than maxEventChars even when it arrives whole in one chunk', () => {

@@ -7,6 +7,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
 
 /** Where the guide's imports of the package point in this repository's tests. */
 const SOURCES: Record<string, string> = {
+  taskwire: '../../src/core/index.js',
+  'taskwire/client': '../../src/client/index.js',
   'taskwire/msw': '../../src/msw/index.js',
   'taskwire/react': '../../src/react/index.js',
 }
@@ -19,16 +21,28 @@ function parts(code: string): { imports: string[]; body: string } {
   return { imports: imports.sort(), body }
 }
 
-describe('the component test of docs/testing.md', () => {
-  it('is the test the suite runs', () => {
-    const guide = readFileSync(join(root, 'docs/testing.md'), 'utf8')
-    const block = /```tsx\n([\s\S]*?)```/.exec(guide.slice(guide.indexOf('## Testing a component')))?.[1]
-    expect(block).toBeDefined()
-    const asInRepository = (block ?? '').replace(
-      /from '(taskwire\/[a-z]+)'/g,
-      (_whole, specifier: string) => `from '${SOURCES[specifier] ?? specifier}'`,
-    )
+/** The first block of a language after a heading of a guide, its imports pointed at src/. */
+function blockAfter(guide: string, heading: string, language: string): string {
+  const text = readFileSync(join(root, guide), 'utf8')
+  const block = new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``).exec(
+    text.slice(text.indexOf(heading)),
+  )?.[1]
+  expect(block).toBeDefined()
+  return (block ?? '').replace(
+    /from '(taskwire(?:\/[a-z]+)?)'/g,
+    (_whole, specifier: string) => `from '${SOURCES[specifier] ?? specifier}'`,
+  )
+}
+
+describe('the tests the guides show are the tests the suite runs', () => {
+  it('docs/testing.md: testing a component', () => {
     const test = readFileSync(join(root, 'test/msw/component.test.tsx'), 'utf8')
-    expect(parts(asInRepository)).toEqual(parts(test))
+    expect(parts(blockAfter('docs/testing.md', '## Testing a component', 'tsx'))).toEqual(parts(test))
+  })
+
+  it('docs/troubleshooting.md: reproducing a buffering proxy', () => {
+    const test = readFileSync(join(root, 'test/msw/buffered-stream.test.ts'), 'utf8')
+    const block = blockAfter('docs/troubleshooting.md', '### Reproduce a buffering proxy in a test', 'ts')
+    expect(parts(block)).toEqual(parts(test))
   })
 })
