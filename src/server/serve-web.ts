@@ -8,12 +8,14 @@ export type ServeWebOptions = ServeStreamOptions<Request>
 
 /**
  * Serves a hub stream as SSE in a Web `Response`, for any runtime with the Fetch API:
- * Next.js route handlers, Hono (`c.req.raw`), Bun, Deno, Cloudflare Workers. Answers like
+ * Next.js route handlers, Hono (`c.req.raw`), Bun, Deno, Cloudflare Workers (where a live
+ * stream needs its hub in a Durable Object: a publish made while handling another request
+ * does not reach it). Answers like
  * `serveNode`: 400 for an empty stream name or a `framing` query parameter that is neither
  * `named` nor `data-only`, 401/403/404 from the hub's `authorize` policy
  * (door `stream`) or the `authorize` option, 503 with `Retry-After` at a limit (the caller's
- * `maxConnectionsPerKey` included), 204 for an ended stream, else a 200 whose body streams `retry:`, the replay or snapshot and live
- * frames. The subscription ends when `request.signal` aborts or the body is cancelled.
+ * `maxConnectionsPerKey` included), 204 for an ended stream, else a 200 whose body streams
+ * `retry:`, the replay or snapshot and live frames. The subscription ends when `request.signal` aborts or the body is cancelled.
  *
  * `Connection: keep-alive` is left out: the runtime owns the connection, and HTTP/2 and
  * HTTP/3 forbid the header (RFC 9113 §8.2.2).
