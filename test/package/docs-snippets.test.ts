@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -17,6 +17,25 @@ const DOCS = [
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`),
 ]
+
+/** Whether dist/ holds declarations built after the last change to src/. */
+function builtIsFresh(): boolean {
+  const newest = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => statSync(join(entry.parentPath, entry.name)).mtimeMs),
+    )
+  try {
+    return (
+      statSync(join(root, 'dist/index.d.ts')).isFile() &&
+      newest(join(root, 'dist')) >= newest(join(root, 'src'))
+    )
+  } catch {
+    return false
+  }
+}
 
 const parsed = DOCS.map((file) => snippetsOf(file, readFileSync(join(root, file), 'utf8')))
 const snippets = parsed.flatMap((result) => result.snippets)
@@ -84,6 +103,23 @@ describe('the snippets of README.md and docs/', () => {
     expect(errors.filter((line) => !line.startsWith('bad.md'))).toEqual([])
     expect(errors.filter((line) => line.startsWith('bad.md')).join('\n')).toContain('createHubb')
   })
+
+  // The same snippets against the declarations a user installs. `npm test` needs no build, so
+  // this waits for one (CI builds first, and fails here rather than skip).
+  const built = builtIsFresh()
+  it.skipIf(!built && !process.env.CI)(
+    `compile against the built package's declarations${built ? '' : ' (skipped: run npm run build first)'}`,
+    { timeout: 180_000 },
+    () => {
+      expect(built, 'dist/ is missing or older than src/: run npm run build').toBe(true)
+      const modules: VirtualModule[] = snippets.map((snippet) => ({
+        where: snippet.where,
+        fileName: `${snippet.slug}.${snippet.language}`,
+        ...assemble(snippet.code, snippet.context, 'typecheck'),
+      }))
+      expect(typeErrors(modules, 'dist')).toEqual([])
+    },
+  )
 
   describe.concurrent('run', () => {
     for (const snippet of runnable) {

@@ -19,9 +19,11 @@ export interface VirtualModule {
  * program over the sources takes seconds; one per snippet would take minutes on a loaded
  * machine).
  *
+ * @param against - `src` (the package names point at the sources, as in tsconfig.json) or
+ *   `dist` (at the declarations of the built package, as a user's project sees them)
  * @returns one line per diagnostic: the Markdown line it points at and the message
  */
-export function typeErrors(modules: readonly VirtualModule[]): string[] {
+export function typeErrors(modules: readonly VirtualModule[], against: 'src' | 'dist' = 'src'): string[] {
   const config = ts.getParsedCommandLineOfConfigFile(
     join(root, 'tsconfig.json'),
     {},
@@ -33,6 +35,9 @@ export function typeErrors(modules: readonly VirtualModule[]): string[] {
     },
   )
   if (config === undefined) throw new Error('tsconfig.json could not be read')
+  if (against === 'dist') {
+    config.options.paths = { taskwire: ['./dist/index.d.ts'], 'taskwire/*': ['./dist/*.d.ts'] }
+  }
   const files = new Map(
     modules.map((module) => [join(root, 'test/package/snippets/virtual', module.fileName), module]),
   )
