@@ -31,7 +31,6 @@ const scheduleTurn: (task: () => void) => void =
  * many subscribers that keep nothing allocate nothing (a new array is made on the first).
  */
 const NOTHING_KEPT: Envelope[] = []
-const noop = (): void => {}
 
 /**
  * The subscribers of one stream in this process, and the one broker subscription that
@@ -95,8 +94,10 @@ export interface Sub {
   delivered: number
   /** Why it ended abnormally, for a sink that arrives after the end. */
   endError: TaskwireError | undefined
-  /** Settles `Subscription.ended`. */
-  resolveEnded: (reason: SubscriptionEndReason) => void
+  /** Why it ended, once it has. */
+  endReason: SubscriptionEndReason | undefined
+  /** Told when it ends: its `Subscription`. */
+  watcher: { subscriptionEnded(reason: SubscriptionEndReason): void } | undefined
 }
 
 /** What the fan-out needs from its hub. */
@@ -427,7 +428,8 @@ export function createFanOut(options: FanOutOptions): FanOut {
     entry.subs.delete(sub)
     if (entry.subs.size === 0) close(entry)
     if (sub.sink) endSink(sub.sink, sub.stream, error)
-    sub.resolveEnded(reason)
+    sub.endReason = reason
+    sub.watcher?.subscriptionEnded(reason)
   }
 
   return {
@@ -456,7 +458,8 @@ export function createFanOut(options: FanOutOptions): FanOut {
         allowance: 0,
         delivered: -1,
         endError: undefined,
-        resolveEnded: noop,
+        endReason: undefined,
+        watcher: undefined,
       }
       entry.subs.add(sub)
       return sub

@@ -16,11 +16,12 @@ import { type AccessRequest, type AccessResult, decideAccess } from './access.js
 import { settleExecutions } from './execution.js'
 import { createFirstFrames } from './first-frames.js'
 import { createFrameCache, measureNamedFrame } from './frame-cache.js'
-import { createFanOut, type FanOut, type Sub } from './hub-fanout.js'
+import { createFanOut } from './hub-fanout.js'
 import { type HubOptions, resolveHubOptions } from './hub-options.js'
 import { createSlots } from './hub-slots.js'
 import { createStateKeeper } from './hub-state.js'
 import { createMemoryBroker } from './memory-broker.js'
+import { HubSubscription } from './subscription.js'
 import type {
   Broker,
   DisconnectFilter,
@@ -30,9 +31,7 @@ import type {
   HubStats,
   Reservation,
   SubscribeOptions,
-  SubscriberSink,
   Subscription,
-  SubscriptionEndReason,
   SubscriptionInfo,
 } from './types.js'
 
@@ -240,9 +239,6 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
       }
       if (!reserved) slots.take(key)
       const sub = fanOut.admit(stream, key, framing)
-      const ended = new Promise<SubscriptionEndReason>((resolve) => {
-        sub.resolveEnded = resolve
-      })
       const cursor =
         options.lastEventId === undefined || options.lastEventId === '' ? null : options.lastEventId
       let open: boolean
@@ -261,7 +257,7 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
         fanOut.end(sub, 'terminal')
         return null
       }
-      return new HubSubscription(fanOut, sub, ended)
+      return new HubSubscription(fanOut, sub)
     },
 
     async read(stream: string, afterId: string | null = null): Promise<HubReadResult<C>> {
@@ -325,30 +321,4 @@ export function createHub<C extends Catalog = DefaultCatalog>(options: HubOption
     },
   }
   return hub
-}
-
-/**
- * What `hub.subscribe` hands an adapter. A class rather than an object of closures: one is
- * kept per open connection, and prototype methods cost it nothing.
- */
-class HubSubscription implements Subscription {
-  readonly stream: string
-  readonly ended: Promise<SubscriptionEndReason>
-  readonly #fanOut: FanOut
-  readonly #sub: Sub
-
-  constructor(fanOut: FanOut, sub: Sub, ended: Promise<SubscriptionEndReason>) {
-    this.stream = sub.stream
-    this.ended = ended
-    this.#fanOut = fanOut
-    this.#sub = sub
-  }
-
-  start(sink: SubscriberSink): void {
-    this.#fanOut.start(this.#sub, sink)
-  }
-
-  close(): void {
-    this.#fanOut.end(this.#sub, 'client')
-  }
 }

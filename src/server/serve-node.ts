@@ -4,6 +4,7 @@ import type { TaskwireError } from '../core/index.js'
 import type { PlainAnswer, ServeStreamOptions } from './admit-subscriber.js'
 import { admissionAnswer, admitSubscriber, jsonAnswer, resolveServeOptions } from './admit-subscriber.js'
 import { headerReaderOf, sseHeadersFor } from './headers.js'
+import { type EndWatcher, watchEnd } from './subscription.js'
 import type { AnyHub, SubscriberSink, Subscription, SubscriptionEndReason } from './types.js'
 
 /** A Node request: node:http's, Express's `req`, Fastify's `request.raw`, or HTTP/2's. */
@@ -59,26 +60,30 @@ export interface ServeResult {
  * }).listen(3000)
  * ```
  */
-export async function serveNode(
+export function serveNode(
   hub: AnyHub,
   req: NodeRequest,
   res: NodeResponse,
   options: ServeNodeOptions,
 ): Promise<ServeResult> {
+  // The caller's promise is settled by the connection itself rather than by a chain of
+  // promises that would live as long as the stream: a connection's memory is the hub's budget.
+  return new Promise((resolve, reject) => {
+    serve(hub, req, res, options, resolve).catch(reject)
+  })
+}
+
+async function serve(
+  hub: AnyHub,
+  req: NodeRequest,
+  res: NodeResponse,
+  options: ServeNodeOptions,
+  settle: (result: ServeResult) => void,
+): Promise<void> {
   const resolved = resolveServeOptions(options)
   // Listen first: the client may leave while `authorize` or the broker is still answering,
   // and a 'close' missed then would leak the subscription's slot.
-  let subscription: Subscription | undefined
-  let gone = isClosed(res)
-  const closed = new Promise<void>((resolve) => {
-    if (gone) return resolve()
-    // `on`, not `once`: a response closes once, and once's wrapper would be kept per stream.
-    res.on('close', () => {
-      gone = true
-      subscription?.close()
-      resolve()
-    })
-  })
+  const sink = new NodeSink(res)
 
   const admission = await admitSubscriber(
     hub,
@@ -88,15 +93,16 @@ export async function serveNode(
   )
   if (admission.kind !== 'stream') {
     const answer = admissionAnswer(admission, resolved.headers)
-    const status = gone ? answer.status : sendAnswer(res, answer, resolved.onError)
-    await closed
-    return { status, reason: undefined }
+    const status = sink.gone ? answer.status : sendAnswer(res, answer, resolved.onError)
+    await sink.closed()
+    return settle({ status, reason: undefined })
   }
 
-  subscription = admission.subscription
-  if (gone) {
+  const subscription = admission.subscription
+  sink.subscription = subscription
+  if (sink.gone) {
     subscription.close()
-    return { status: 200, reason: await subscription.ended }
+    return settle({ status: 200, reason: await subscription.ended })
   }
   try {
     res.writeHead(200, { ...sseHeadersFor(req.httpVersionMajor), ...resolved.headers })
@@ -106,32 +112,79 @@ export async function serveNode(
     // Headers someone already sent, or an invalid value in `headers`: no stream can start.
     subscription.close()
     const status = failResponse(res, error, resolved.onError)
-    await closed
-    return { status, reason: await subscription.ended }
+    await sink.closed()
+    return settle({ status, reason: await subscription.ended })
   }
-  subscription.start(nodeSink(res))
-  // Returned rather than awaited: this function's frame is let go for the stream's lifetime,
-  // and only what the close listener holds stays (a connection's memory is the hub's budget).
-  return Promise.all([subscription.ended, closed]).then(([reason]) => ({ status: 200, reason }))
+  subscription.start(sink)
+  sink.settleWhenServed(subscription, settle)
 }
 
-function nodeSink(res: NodeResponse): SubscriberSink {
-  return new NodeSink(res)
+/** Calls `sink.responseClosed()` on the response's `close`: a listener that holds the sink only. */
+function listenForClose(res: NodeResponse, sink: NodeSink): void {
+  // `on`, not `once`: a response closes once, and once's wrapper would be kept per stream.
+  res.on('close', () => sink.responseClosed())
 }
 
 /**
- * Writes a subscription to a Node response. A class rather than an object of closures: one
- * is kept per open connection, and prototype methods cost it nothing.
+ * One connection of `serveNode`: the sink the hub writes to, and what settles the caller's
+ * promise once the subscription has ended and the response has closed. A class rather than
+ * an object of closures: one is kept per open connection, and prototype methods cost it
+ * nothing.
  */
-class NodeSink implements SubscriberSink {
+class NodeSink implements SubscriberSink, EndWatcher {
   readonly #res: NodeResponse
   /** `compression` (Express) buffers until it fills a block; its `flush()` pushes each frame. */
   readonly #flush: (() => void) | undefined
+  /** True once the response has closed (the client left, or it ended). */
+  gone: boolean
+  /** The subscription served, once admitted: closed when the client leaves. */
+  subscription: Subscription | undefined
+  #reason: SubscriptionEndReason | undefined
+  #settle: ((result: ServeResult) => void) | undefined
+  #closed: (() => void) | undefined
+
   constructor(res: NodeResponse) {
     this.#res = res
     const flush = (res as { flush?: unknown }).flush
     // Looked up once per connection, not on every write.
     this.#flush = typeof flush === 'function' ? (flush as () => void).bind(res) : undefined
+    this.gone = isClosed(res)
+    if (!this.gone) listenForClose(res, this)
+  }
+
+  responseClosed(): void {
+    this.gone = true
+    this.subscription?.close()
+    this.#closed?.()
+    this.#done()
+  }
+
+  /** Resolves once the response has closed. */
+  closed(): Promise<void> {
+    return this.gone
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          this.#closed = resolve
+        })
+  }
+
+  /** Settles with 200 and the subscription's end reason once it has ended and the response closed. */
+  settleWhenServed(subscription: Subscription, settle: (result: ServeResult) => void): void {
+    this.#settle = settle
+    watchEnd(subscription, this)
+  }
+
+  subscriptionEnded(reason: SubscriptionEndReason): void {
+    this.#reason = reason
+    this.#done()
+  }
+
+  #done(): void {
+    const reason = this.#reason
+    if (!this.gone || reason === undefined || this.#settle === undefined) return
+    const settle = this.#settle
+    this.#settle = undefined
+    settle({ status: 200, reason })
   }
 
   write(chunk: string): void {

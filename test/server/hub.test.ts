@@ -57,6 +57,25 @@ describe('createHub', () => {
     })
   })
 
+  it("settles a subscription's ended with its reason, whether read before or after the end", async () => {
+    const hub = makeHub()
+    const early = await hub.subscribe('job-early')
+    const late = await hub.subscribe('job-late')
+    if (!early || !late) throw new Error('expected subscriptions')
+    const waiting = early.ended
+    early.start(createTestSink())
+    late.start(createTestSink())
+    early.close()
+    await hub.publish('job-late', 'run.completed', {})
+    await expect(waiting).resolves.toBe('client')
+    // Read for the first time after the end, and read again: one promise, the same reason.
+    await vi.waitFor(() => expect(hub.stats().connections).toBe(0))
+    const first = late.ended
+    expect(late.ended).toBe(first)
+    await expect(first).resolves.toBe('terminal')
+    expect(early.ended).toBe(waiting)
+  })
+
   it('sends no retry field when retryMs is off', async () => {
     const hub = makeHub({ retryMs: false, retryAfterMs: 0 })
     await publishTasks(hub, 'job', 1, 1)
