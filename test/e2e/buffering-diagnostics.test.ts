@@ -1,6 +1,5 @@
 import { once } from 'node:events'
-import { createServer, get, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { get, type IncomingMessage, request, type ServerResponse } from 'node:http'
 import { createGzip } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, pollingTransport, TaskwireError } from '../../src/client/index.js'
@@ -8,6 +7,7 @@ import { createHub } from '../../src/server/hub.js'
 import { serveNode } from '../../src/server/serve-node.js'
 import type { Hub } from '../../src/server/types.js'
 import { until } from '../client/until.js'
+import { startServer } from '../helpers/http-server.js'
 
 const closers: (() => unknown)[] = []
 afterEach(async () => {
@@ -15,14 +15,9 @@ afterEach(async () => {
 })
 
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server: Server = createServer(handler)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  closers.push(() => {
-    server.closeAllConnections()
-    return new Promise((resolve) => server.close(resolve))
-  })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const server = await startServer(handler)
+  closers.push(() => server.close())
+  return server.url
 }
 
 function hubFor(errors: TaskwireError[], heartbeatMs = 40): Hub {
