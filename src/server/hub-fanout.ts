@@ -3,6 +3,7 @@ import type { FrameCache } from './frame-cache.js'
 import { createHeartbeat } from './heartbeat.js'
 import type { Slots } from './hub-slots.js'
 import type { StateKeeper } from './hub-state.js'
+import type { EndWatcher } from './subscription.js'
 import { framesThroughTerminal } from './through-terminal.js'
 import type { Broker, StoredEvent, SubscriberSink, SubscriptionEndReason } from './types.js'
 
@@ -97,7 +98,7 @@ export interface Sub {
   /** Why it ended, once it has. */
   endReason: SubscriptionEndReason | undefined
   /** Told when it ends: its `Subscription`. */
-  watcher: { subscriptionEnded(reason: SubscriptionEndReason): void } | undefined
+  watcher: EndWatcher | undefined
 }
 
 /** What the fan-out needs from its hub. */
